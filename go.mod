@@ -1,0 +1,3 @@
+module github.com/yoloforge/yoloforge
+
+go 1.26.0
