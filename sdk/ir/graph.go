@@ -265,3 +265,32 @@ func numel(shape []int) int64 {
 	}
 	return n
 }
+
+// ModulePath is the PyTorch module a node stands for: its name up to the
+// first "/" (operators inside a module's forward) or "#" (repeated use of one
+// module).
+func ModulePath(nodeName string) string {
+	if i := strings.IndexAny(nodeName, "/#"); i >= 0 {
+		return nodeName[:i]
+	}
+	return nodeName
+}
+
+// ModuleCount is the number of PyTorch modules the graph stands for, as
+// len(list(model.modules())) counts them in the reference: every module
+// path, every container above it, and the model itself.
+func (g *Graph) ModuleCount() int {
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		p := ModulePath(n.Name)
+		for p != "" && !seen[p] {
+			seen[p] = true
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+		}
+	}
+	return len(seen) + 1
+}

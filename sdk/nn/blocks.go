@@ -145,7 +145,7 @@ func Detect(s *Scope, xs []T, nc int, anchors [][]float64) DetectOutputs {
 func (b *Builder) rawName(level int) string {
 	name := fmt.Sprintf("raw_p%d", level)
 	if b.names[name] > 0 {
-		name = fmt.Sprintf("%s_%d", name, b.names[name])
+		name = fmt.Sprintf("%s#%d", name, b.names[name])
 	}
 	b.names[name]++
 	return name
@@ -237,4 +237,16 @@ func (b *Builder) Detect(xs []T, nc int, anchors [][]float64) DetectOutputs {
 		l.From[i] = x.Layer
 	}
 	return res
+}
+
+// SPP is models.common.SPP: cv1 to c1/2, parallel max pools of the given
+// kernels (stride 1, same padding) concatenated with their input, cv2.
+func SPP(s *Scope, x T, c2 int, kernels []int) T {
+	c := x.C / 2
+	y := Conv(s.Sub("cv1"), x, c, 1, 1, ConvOpts{})
+	parts := []T{y}
+	for i, k := range kernels {
+		parts = append(parts, s.Sub("m."+strconv.Itoa(i)).MaxPool2d(y, k, 1, k/2))
+	}
+	return Conv(s.Sub("cv2"), s.Concat(parts, 1), c2, 1, 1, ConvOpts{})
 }

@@ -200,14 +200,16 @@ func (s *Scope) Param(name string, shape []int, role ir.Role, init ir.Init) stri
 	return full
 }
 
-// uniqueName makes node and value names unique within the graph.
+// uniqueName makes node and value names unique within the graph. A module
+// used several times (SPPF's one MaxPool) gets "#k" suffixes, which
+// ir.ModulePath strips again.
 func (s *Scope) uniqueName(base string) string {
 	k := s.b.names[base]
 	s.b.names[base] = k + 1
 	if k == 0 {
 		return base
 	}
-	return fmt.Sprintf("%s_%d", base, k)
+	return fmt.Sprintf("%s#%d", base, k)
 }
 
 // Node emits an operator named after this module (suffix distinguishes

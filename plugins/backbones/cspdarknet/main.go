@@ -1,0 +1,105 @@
+// Command yoloforge-plugin-backbone-cspdarknet serves the YOLOv5 v6.0
+// backbone: a 6×6 stride-2 stem Conv, four stages of a stride-2 Conv and a
+// C3 block, and SPPF on the last stage. Its features are the stage outputs
+// at strides 8, 16 and 32 (P3, P4, P5).
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/yoloforge/yoloforge/sdk/nn"
+	"github.com/yoloforge/yoloforge/sdk/plugin"
+)
+
+func main() { plugin.Serve(backbone{}) }
+
+type backbone struct{}
+
+// Stage settings in the reference yaml's units (before the width and depth
+// multiples), as MMYOLO's arch_settings table.
+var (
+	defaultChannels = []any{int64(64), int64(128), int64(256), int64(512), int64(1024)}
+	defaultDepths   = []any{int64(3), int64(6), int64(9), int64(3)}
+)
+
+func (backbone) Describe(context.Context) (plugin.Info, error) {
+	return plugin.Info{
+		Name:        "cspdarknet",
+		Kind:        plugin.KindBackbone,
+		Version:     "1.0.0",
+		Description: "YOLOv5 v6.0 CSPDarknet: 6x6 stem, Conv+C3 stages, SPPF; features P3, P4, P5",
+		Args: []plugin.ArgSpec{
+			{Name: "channels", Type: plugin.ArgIntList, Default: defaultChannels,
+				Description: "output channels of the stem and of each stage, before width_multiple"},
+			{Name: "depths", Type: plugin.ArgIntList, Default: defaultDepths,
+				Description: "C3 repeats of each stage, before depth_multiple"},
+			{Name: "sppf_kernel", Type: plugin.ArgInt, Default: int64(5),
+				Description: "max-pool kernel of the SPPF block"},
+		},
+	}, nil
+}
+
+func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
+	channels, err := ints(bc.Args, "channels", defaultChannels)
+	if err != nil {
+		return plugin.Part{}, err
+	}
+	depths, err := ints(bc.Args, "depths", defaultDepths)
+	if err != nil {
+		return plugin.Part{}, err
+	}
+	if len(channels) != len(depths)+1 {
+		return plugin.Part{}, fmt.Errorf("channels has %d entries; it needs one for the stem plus one per stage (%d)", len(channels), len(depths)+1)
+	}
+	k := 5
+	if v, ok := bc.Args["sppf_kernel"].(int64); ok {
+		k = int(v)
+	}
+	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
+	x := b.Image("images", max(bc.InChannels, 1))
+	x = b.Conv(x, channels[0], 6, 2, 2)
+	var features []plugin.Feature
+	for i, d := range depths {
+		c := channels[i+1]
+		x = b.Conv(x, c, 3, 2)
+		x = b.C3(x, c, d)
+		if i == len(depths)-1 {
+			x = b.SPPF(x, c, k)
+		}
+		if x.Stride >= 8 {
+			features = append(features, plugin.Feature{Name: fmt.Sprintf("P%d", log2(x.Stride)), Value: x.Name,
+				Channels: x.C, Stride: x.Stride, Layer: x.Layer})
+		}
+	}
+	g, err := b.Finish(x)
+	if err != nil {
+		return plugin.Part{}, err
+	}
+	return plugin.Part{Graph: g, Features: features}, nil
+}
+
+func ints(args map[string]any, name string, def []any) ([]int, error) {
+	v, ok := args[name].([]any)
+	if !ok {
+		v = def
+	}
+	out := make([]int, len(v))
+	for i, e := range v {
+		n, ok := e.(int64)
+		if !ok || n < 1 {
+			return nil, fmt.Errorf("%s[%d]: expected a positive integer, got %v", name, i, e)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}
+
+func log2(s int) int {
+	n := 0
+	for s > 1 {
+		s >>= 1
+		n++
+	}
+	return n
+}

@@ -1,0 +1,98 @@
+// Command yoloforge-plugin-neck-pafpn serves the YOLOv5 v6.0 neck: a
+// top-down path (1×1 lateral Conv, upsample, concat, C3) from P5 to P3 and a
+// bottom-up path (3×3 stride-2 Conv, concat, C3) back to P5. Input widths
+// come from the backbone's declared features.
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/yoloforge/yoloforge/sdk/nn"
+	"github.com/yoloforge/yoloforge/sdk/plugin"
+)
+
+func main() { plugin.Serve(neck{}) }
+
+type neck struct{}
+
+var defaultChannels = []any{int64(256), int64(512), int64(1024)}
+
+func (neck) Describe(context.Context) (plugin.Info, error) {
+	return plugin.Info{
+		Name:        "pafpn",
+		Kind:        plugin.KindNeck,
+		Version:     "1.0.0",
+		Description: "YOLOv5 v6.0 PAFPN over P3, P4, P5; outputs P3, P4, P5 for the head",
+		Args: []plugin.ArgSpec{
+			{Name: "channels", Type: plugin.ArgIntList, Default: defaultChannels,
+				Description: "output channels at P3, P4, P5, before width_multiple"},
+			{Name: "depth", Type: plugin.ArgInt, Default: int64(3),
+				Description: "C3 repeats of every block, before depth_multiple"},
+		},
+	}, nil
+}
+
+func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
+	byName := map[string]plugin.Feature{}
+	for _, f := range bc.Features {
+		byName[f.Name] = f
+	}
+	var in [3]nn.T
+	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
+	for i, name := range []string{"P3", "P4", "P5"} {
+		f, ok := byName[name]
+		if !ok {
+			return plugin.Part{}, fmt.Errorf("pafpn needs features P3, P4 and P5; the backbone declared %v", featureNames(bc.Features))
+		}
+		in[i] = b.Extern(nn.T{Name: f.Value, C: f.Channels, Stride: f.Stride, Layer: f.Layer})
+	}
+	raw, _ := bc.Args["channels"].([]any)
+	if raw == nil {
+		raw = defaultChannels
+	}
+	if len(raw) != 3 {
+		return plugin.Part{}, fmt.Errorf("channels: expected 3 widths (P3, P4, P5), got %d", len(raw))
+	}
+	var c [3]int
+	for i, v := range raw {
+		n, ok := v.(int64)
+		if !ok || n < 1 {
+			return plugin.Part{}, fmt.Errorf("channels[%d]: expected a positive integer, got %v", i, v)
+		}
+		c[i] = int(n)
+	}
+	n := 3
+	if v, ok := bc.Args["depth"].(int64); ok {
+		n = int(v)
+	}
+
+	lat5 := b.Conv(in[2], c[1], 1, 1)
+	x := b.Concat(b.Upsample(lat5, 2), in[1])
+	x = b.C3(x, c[1], n, false)
+	lat4 := b.Conv(x, c[0], 1, 1)
+	x = b.Concat(b.Upsample(lat4, 2), in[0])
+	p3 := b.C3(x, c[0], n, false)
+	x = b.Concat(b.Conv(p3, c[0], 3, 2), lat4)
+	p4 := b.C3(x, c[1], n, false)
+	x = b.Concat(b.Conv(p4, c[1], 3, 2), lat5)
+	p5 := b.C3(x, c[2], n, false)
+
+	g, err := b.Finish(p3, p4, p5)
+	if err != nil {
+		return plugin.Part{}, err
+	}
+	var out []plugin.Feature
+	for i, t := range []nn.T{p3, p4, p5} {
+		out = append(out, plugin.Feature{Name: fmt.Sprintf("P%d", i+3), Value: t.Name, Channels: t.C, Stride: t.Stride, Layer: t.Layer})
+	}
+	return plugin.Part{Graph: g, Features: out}, nil
+}
+
+func featureNames(fs []plugin.Feature) []string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Name
+	}
+	return names
+}
