@@ -33,8 +33,8 @@ type Components interface {
 }
 
 // ArgsValidator checks a component's arguments against its declared schema
-// and fills defaults; where names the config location for messages.
-type ArgsValidator func(where string, args map[string]any, specs []plugin.ArgSpec) (map[string]any, error)
+// and fills defaults; its errors name the config file and key.
+type ArgsValidator func(kind plugin.Kind, args map[string]any, specs []plugin.ArgSpec) (map[string]any, error)
 
 // probeSize is the image size at which the assembled graph's shapes are
 // checked against what the components declared.
@@ -71,7 +71,7 @@ func BuildNative(ctx context.Context, spec *Native, comps Components, validate A
 		if info.Kind != st.kind {
 			return nil, fmt.Errorf("%s: %s.plugin: %q is a %s, not a %s", spec.File, st.key, st.ref.Plugin, info.Kind, st.kind)
 		}
-		args, err := validate(fmt.Sprintf("%s: %s.args", spec.File, st.key), st.ref.Args, info.Args)
+		args, err := validate(st.kind, st.ref.Args, info.Args)
 		if err != nil {
 			return nil, err
 		}

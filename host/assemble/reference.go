@@ -18,6 +18,9 @@ type Reference struct {
 	NC                           int
 	DepthMultiple, WidthMultiple float64
 	Anchors                      [][]float64
+	// AnchorsPerLevel stands in for Anchors when a file gives only a count
+	// (anchors: 3): the reference then uses placeholder anchors 0..2n-1.
+	AnchorsPerLevel int
 	Rows                         [][]any // backbone rows followed by head rows
 	InChannels                   int     // 3 when zero
 }
@@ -30,6 +33,7 @@ type refLayer func(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, er
 // name the yaml uses.
 var refModules = map[string]refLayer{
 	"Conv":        refConv,
+	"Focus":       refFocus,
 	"C3":          refC3,
 	"SPPF":        refSPPF,
 	"SPP":         refSPP,
@@ -48,15 +52,19 @@ type refBuild struct {
 
 // BuildReference builds the graph the reference's parse_model would.
 func BuildReference(spec *Reference) (*ir.Graph, error) {
-	if len(spec.Anchors) == 0 {
-		return nil, fmt.Errorf("%s: anchors must be a non-empty list of levels", spec.File)
+	na := spec.AnchorsPerLevel
+	if len(spec.Anchors) > 0 {
+		na = len(spec.Anchors[0]) / 2
+	}
+	if na < 1 {
+		return nil, fmt.Errorf("%s: anchors must be a non-empty list of levels or a count of anchors per level", spec.File)
 	}
 	inC := spec.InChannels
 	if inC == 0 {
 		inC = 3
 	}
 	r := &refBuild{spec: spec, b: nn.NewBuilder(nn.Options{WidthMultiple: spec.WidthMultiple, DepthMultiple: spec.DepthMultiple})}
-	r.noTotal = len(spec.Anchors[0]) / 2 * (spec.NC + 5)
+	r.noTotal = na * (spec.NC + 5)
 	img := r.b.Image("images", inC)
 	for i, row := range spec.Rows {
 		where := fmt.Sprintf("%s: layer %d", spec.File, i)
@@ -162,6 +170,9 @@ func (r *refBuild) eval(a any) any {
 	case "nc":
 		return r.spec.NC
 	case "anchors":
+		if r.spec.Anchors == nil {
+			return r.spec.AnchorsPerLevel
+		}
 		return r.spec.Anchors
 	case "None":
 		return nil
@@ -269,6 +280,29 @@ func repeat(r *refBuild, module string, n int, printed []any, from []nn.T, body 
 		}
 		return x
 	})
+}
+
+func refFocus(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, error) {
+	x, err := single(from)
+	if err != nil {
+		return x, err
+	}
+	args, ratio := splitRatio(args)
+	c, ok := asInt(firstOr(args, nil))
+	if !ok {
+		return x, fmt.Errorf("output channels: expected an integer, got %v", firstOr(args, nil))
+	}
+	c2 := r.width(c, ratio)
+	k := 1
+	if len(args) > 1 {
+		if k, ok = asInt(args[1]); !ok {
+			return x, fmt.Errorf("kernel: expected an integer, got %v", args[1])
+		}
+	}
+	printed := append([]any{x.C, c2}, args[1:]...)
+	return repeat(r, "models.common.Focus", n, printed, from, func(s *nn.Scope, x nn.T) nn.T {
+		return nn.Focus(s, x, c2, k, nn.ConvOpts{})
+	}), nil
 }
 
 func refC3(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, error) {
@@ -421,8 +455,17 @@ func refDetect(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, error)
 		return nn.T{}, fmt.Errorf("nc: expected an integer >= 1, got %v", args[0])
 	}
 	anchors, ok := args[1].([][]float64)
+	if count, isCount := asInt(args[1]); isCount && count > 0 {
+		// parse_model: a count becomes [0, 1, ..., 2n-1] on every level.
+		anchors, ok = make([][]float64, len(from)), true
+		for l := range anchors {
+			for v := 0; v < 2*count; v++ {
+				anchors[l] = append(anchors[l], float64(v))
+			}
+		}
+	}
 	if !ok {
-		return nn.T{}, fmt.Errorf("anchors: expected the model's anchors, got %v", args[1])
+		return nn.T{}, fmt.Errorf("anchors: expected the model's anchors or a count, got %v", args[1])
 	}
 	if len(anchors) != len(from) {
 		return nn.T{}, fmt.Errorf("%d anchor levels for %d inputs", len(anchors), len(from))

@@ -250,3 +250,16 @@ func SPP(s *Scope, x T, c2 int, kernels []int) T {
 	}
 	return Conv(s.Sub("cv2"), s.Concat(parts, 1), c2, 1, 1, ConvOpts{})
 }
+
+// Focus is models.common.Focus: the four pixel phases of x (space to
+// depth, as strided slices) concatenated on channels, then a Conv.
+func Focus(s *Scope, x T, c2, k int, o ConvOpts) T {
+	var parts []T
+	// Order of the reference: (0,0), (1,0), (0,1), (1,1) as (row, col) offsets.
+	for i, off := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+		out := s.Node("Slice", fmt.Sprintf("slice%d", i), []string{x.Name}, ir.Attrs{
+			"starts": []int{off[0], off[1]}, "ends": []int{math.MaxInt32, math.MaxInt32}, "axes": []int{2, 3}, "steps": []int{2, 2}})
+		parts = append(parts, T{Name: out, C: x.C, Stride: x.Stride * 2, Layer: s.layer})
+	}
+	return Conv(s.Sub("conv"), s.Concat(parts, 1), c2, k, 1, o)
+}
