@@ -21,8 +21,8 @@ type Reference struct {
 	// AnchorsPerLevel stands in for Anchors when a file gives only a count
 	// (anchors: 3): the reference then uses placeholder anchors 0..2n-1.
 	AnchorsPerLevel int
-	Rows                         [][]any // backbone rows followed by head rows
-	InChannels                   int     // 3 when zero
+	Rows            [][]any // backbone rows followed by head rows
+	InChannels      int     // 3 when zero
 }
 
 // refLayer turns one row into layers of the graph. args are the row's
