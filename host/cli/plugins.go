@@ -116,9 +116,9 @@ func (a *App) pluginsVerify() *cobra.Command {
 				}
 			} else {
 				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KIND\tNAME\tSTATUS\tPATH")
+				fmt.Fprintln(tw, "KIND\tNAME\tPATH\tSTATUS")
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Status, r.Path)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Path, r.Status)
 				}
 				tw.Flush()
 			}
