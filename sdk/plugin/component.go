@@ -1,6 +1,6 @@
 // Package plugin is what a YOLOForge plugin author implements and serves:
-// the component interfaces (Backbone, Neck, Head), their gRPC adapters and
-// the Serve helper. A component describes part of a model as an SDK graph
+// the Component interface that backbones, necks and heads share, its gRPC
+// adapters and the Serve helper. A component describes part of a model as an SDK graph
 // (package ir); it never runs tensors — the host does.
 package plugin
 
