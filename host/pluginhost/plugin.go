@@ -129,6 +129,16 @@ func (p *Plugin) call(ctx context.Context, op string, f func(context.Context) er
 		return nil
 	}
 	e.Err = err
+	if st, ok := status.FromError(err); ok && st.Code() == codes.DeadlineExceeded {
+		// gRPC sends the deadline to the plugin, whose side may expire it a
+		// moment before the local context notices; wait for whichever
+		// context ran out so the failure is blamed on the right one.
+		select {
+		case <-ctx.Done():
+		case <-cctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 	var remote *plugin.RemoteError
 	switch {
 	case errors.As(err, &remote):
