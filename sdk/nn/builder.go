@@ -30,7 +30,8 @@ type Options struct {
 	Prefix string
 	// WidthMultiple and DepthMultiple scale channels and repeats (0 means 1).
 	WidthMultiple, DepthMultiple float64
-	// BNEps and BNMomentum of every BatchNorm (YOLOv5: 1e-3 and 0.03).
+	// BNEps and BNMomentum of every BatchNorm in PyTorch's convention
+	// (YOLOv5: 1e-3 and 0.03); the IR stores ONNX's momentum, 1 - BNMomentum.
 	BNEps, BNMomentum float64
 }
 
@@ -280,8 +281,9 @@ func (s *Scope) BatchNorm2d(x T) T {
 	bias := s.Param("bias", []int{c}, ir.RoleBNBias, ir.Init{Kind: "zeros"})
 	mean := s.Param("running_mean", []int{c}, ir.RoleRunningMean, ir.Init{Kind: "zeros"})
 	v := s.Param("running_var", []int{c}, ir.RoleRunningVar, ir.Init{Kind: "ones"})
+	// ONNX's momentum weighs the running value, PyTorch's the batch statistic.
 	out := s.Node("BatchNormalization", "", []string{x.Name, w, bias, mean, v},
-		ir.Attrs{"epsilon": s.b.opt.BNEps, "momentum": s.b.opt.BNMomentum})
+		ir.Attrs{"epsilon": s.b.opt.BNEps, "momentum": 1 - s.b.opt.BNMomentum})
 	return T{Name: out, C: c, Stride: x.Stride, Layer: s.layer}
 }
 

@@ -1,0 +1,53 @@
+// Package engine executes SDK graphs: it compiles an ir.Graph for fixed
+// input shapes into a Plan — an ordered list of kernel calls over NCHW
+// float32 buffers allocated once — that runs forward in eval or train mode
+// and, in train mode, backward through a static tape to every parameter
+// and, on request, to the input. The engine knows only the IR; configs,
+// plugins and files are the callers' business.
+package engine
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// BLAS is "auto" (OpenBLAS when its library is on the machine, else
+	// pure Go), "openblas" or "go".
+	BLAS string
+	// Threads used by matrix products and element-wise kernels; zero means
+	// GOMAXPROCS.
+	Threads int
+}
+
+// Engine holds what every plan shares: the BLAS backend and the worker count.
+type Engine struct {
+	be      blas.Backend
+	desc    string
+	workers int
+}
+
+// New opens the BLAS backend the options ask for.
+func New(opts Options) (*Engine, error) {
+	threads := opts.Threads
+	if threads <= 0 || threads > runtime.GOMAXPROCS(0) {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	be, desc, err := blas.Open(blas.Options{Prefer: opts.BLAS, Threads: threads})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return &Engine{be: be, desc: desc, workers: threads}, nil
+}
+
+// BLAS describes the matrix-product backend in use, for `yoloforge env`.
+func (e *Engine) BLAS() string { return e.desc }
+
+// BLASName is "openblas" or "go".
+func (e *Engine) BLASName() string { return e.be.Name() }
+
+// Threads is the number of threads the engine's kernels use.
+func (e *Engine) Threads() int { return e.workers }

@@ -1,0 +1,122 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/engine"
+	"github.com/yoloforge/yoloforge/sdk/ir"
+)
+
+var _ = Describe("golden forward", func() {
+	It("reproduces yolov5n's raw head maps and decoded output at 320", func() {
+		g := referenceModel("yolov5n.yaml", 10)
+		params := engine.NewParams(g)
+		Expect(params.Load(goldenWeights(), nil)).To(Succeed())
+		e := newEngine()
+		plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {1, 3, 320, 320}}})
+		Expect(err).NotTo(HaveOccurred())
+		in, err := plan.Input("images")
+		Expect(err).NotTo(HaveOccurred())
+		copy(in, readF32(filepath.Join(fixtures(), "golden", "input-1x3x320x320.f32")))
+		Expect(plan.Forward()).To(Succeed())
+		for _, level := range []string{"p3", "p4", "p5"} {
+			got, err := plan.Output("raw_" + level)
+			Expect(err).NotTo(HaveOccurred())
+			want := readF32(filepath.Join(fixtures(), "golden", "yolov5n-320-raw_"+level+".f32"))
+			GinkgoWriter.Printf("%s max abs diff %.3g\n", level, maxAbs(got, want))
+			Expect(maxAbs(got, want)).To(BeNumerically("<=", 1e-4), level)
+		}
+		out, err := plan.Output("output")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(maxRel(out, readF32(filepath.Join(fixtures(), "golden", "yolov5n-320-output.f32")), 1e-6)).To(BeNumerically("<=", 1e-3))
+	})
+})
+
+var _ = Describe("golden backward", func() {
+	It("reproduces yolov5n's train-mode head maps, parameter gradients and BatchNorm statistics", func() {
+		g := referenceModel("yolov5n.yaml", 10)
+		params := engine.NewParams(g)
+		Expect(params.Load(goldenWeights(), nil)).To(Succeed())
+		e := newEngine()
+		plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {2, 3, 320, 320}}, Train: true})
+		Expect(err).NotTo(HaveOccurred())
+		in, err := plan.Input("images")
+		Expect(err).NotTo(HaveOccurred())
+		dir := filepath.Join(fixtures(), "golden")
+		copy(in, readF32(filepath.Join(dir, "loss", "imgs-2x3x320x320.f32")))
+		Expect(plan.Forward()).To(Succeed())
+		for _, level := range []string{"p3", "p4", "p5"} {
+			got, err := plan.Output("raw_" + level)
+			Expect(err).NotTo(HaveOccurred())
+			want := readF32(filepath.Join(dir, "loss", "train_"+level+".f32"))
+			GinkgoWriter.Printf("train %s max abs diff %.3g\n", level, maxAbs(got, want))
+			Expect(maxAbs(got, want)).To(BeNumerically("<=", 1e-4), level)
+		}
+
+		var index struct {
+			ParamGrads     json.RawMessage `json:"param_grads"`
+			HeadGrads      json.RawMessage `json:"head_grads"`
+			BNRunningAfter json.RawMessage `json:"bn_running_after"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "grads", "grads.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(b, &index)).To(Succeed())
+
+		for name, t := range readTensors(filepath.Join(dir, "grads"), index.BNRunningAfter) {
+			p, ok := params.Get(name)
+			Expect(ok).To(BeTrue(), name)
+			Expect(maxAbs(p.Data, t.Data)).To(BeNumerically("<=", 1e-5), name)
+		}
+
+		plan.ZeroOutputGrads()
+		for level, t := range readTensors(filepath.Join(dir, "grads"), index.HeadGrads) {
+			dst, err := plan.OutputGrad("raw_" + level)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(dst).To(HaveLen(len(t.Data)))
+			copy(dst, t.Data)
+		}
+		Expect(plan.Backward()).To(Succeed())
+		refs := readTensors(filepath.Join(dir, "grads"), index.ParamGrads)
+		Expect(refs).To(HaveLen(int(countTrainable(g))))
+		worst, worstName := 0.0, ""
+		for name, t := range refs {
+			p, ok := params.Get(name)
+			Expect(ok).To(BeTrue(), name)
+			diff, ref := norm2(p.Grad, t.Data), norm2(t.Data, nil)
+			Expect(diff).To(BeNumerically("<=", 1e-4*ref+1e-7), name)
+			if r := diff / (ref + 1e-12); r > worst {
+				worst, worstName = r, name
+			}
+		}
+		GinkgoWriter.Printf("worst relative gradient error %.3g (%s)\n", worst, worstName)
+	})
+})
+
+func countTrainable(g *ir.Graph) int64 {
+	n := int64(0)
+	for _, p := range g.Params {
+		if p.Role.Trainable() {
+			n++
+		}
+	}
+	return n
+}
+
+// norm2 is ‖a − b‖₂ (‖a‖₂ when b is nil), accumulated in float64.
+func norm2(a, b []float32) float64 {
+	s := 0.0
+	for i := range a {
+		d := float64(a[i])
+		if b != nil {
+			d -= float64(b[i])
+		}
+		s += d * d
+	}
+	return math.Sqrt(s)
+}
