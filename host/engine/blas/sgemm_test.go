@@ -1,0 +1,269 @@
+package blas_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas"
+)
+
+// gemmCase is one Sgemm problem. Extra leading-dimension padding exercises
+// lda/ldb/ldc larger than the stored row length.
+type gemmCase struct {
+	m, n, k          int
+	transA, transB   bool
+	alpha, beta      float32
+	padA, padB, padC int
+}
+
+func (c gemmCase) String() string {
+	return fmt.Sprintf("m=%d n=%d k=%d tA=%v tB=%v alpha=%g beta=%g pad=%d/%d/%d",
+		c.m, c.n, c.k, c.transA, c.transB, c.alpha, c.beta, c.padA, c.padB, c.padC)
+}
+
+// operands builds random A, B, C for the case with their leading dimensions.
+func (c gemmCase) operands(r *rand.Rand) (a []float32, lda int, b []float32, ldb int, cm []float32, ldc int) {
+	ar, ac := c.m, c.k
+	if c.transA {
+		ar, ac = c.k, c.m
+	}
+	br, bc := c.k, c.n
+	if c.transB {
+		br, bc = c.n, c.k
+	}
+	lda, ldb, ldc = max(1, ac)+c.padA, max(1, bc)+c.padB, max(1, c.n)+c.padC
+	a = randSlice(r, ar*lda)
+	b = randSlice(r, br*ldb)
+	cm = randSlice(r, c.m*ldc)
+	return
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.Float64()*2 - 1)
+	}
+	return s
+}
+
+// refSgemm computes the expected C in float64 and, per element, a bound on
+// the float32 rounding error of any summation order.
+func refSgemm(c gemmCase, a []float32, lda int, b []float32, ldb int, cm []float32, ldc int) (want, tol []float64) {
+	want = make([]float64, c.m*c.n)
+	tol = make([]float64, c.m*c.n)
+	for i := range c.m {
+		for j := range c.n {
+			var s, abs float64
+			for p := range c.k {
+				var av, bv float64
+				if c.transA {
+					av = float64(a[p*lda+i])
+				} else {
+					av = float64(a[i*lda+p])
+				}
+				if c.transB {
+					bv = float64(b[j*ldb+p])
+				} else {
+					bv = float64(b[p*ldb+j])
+				}
+				s += av * bv
+				abs += math.Abs(av * bv)
+			}
+			v := float64(c.alpha) * s
+			abs *= math.Abs(float64(c.alpha))
+			if c.beta != 0 {
+				v += float64(c.beta) * float64(cm[i*ldc+j])
+				abs += math.Abs(float64(c.beta) * float64(cm[i*ldc+j]))
+			}
+			want[i*c.n+j] = v
+			tol[i*c.n+j] = float64(c.k+4)*1.2e-7*abs + 1e-30
+		}
+	}
+	return want, tol
+}
+
+// checkGemm runs one case on be and compares every element of C, including
+// that the padding between rows of C is untouched.
+func checkGemm(be blas.Backend, c gemmCase, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, uint64(c.m*131+c.n*17+c.k)))
+	a, lda, b, ldb, cm, ldc := c.operands(r)
+	if c.beta == 0 {
+		for i := range cm {
+			cm[i] = float32(math.NaN()) // beta == 0 must not read C
+		}
+	}
+	want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
+	orig := append([]float32(nil), cm...)
+	be.Sgemm(c.transA, c.transB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, cm, ldc)
+	for i := range c.m {
+		for j := range ldc {
+			got := cm[i*ldc+j]
+			if j >= c.n {
+				if !(got == orig[i*ldc+j] || (got != got && orig[i*ldc+j] != orig[i*ldc+j])) {
+					Fail(fmt.Sprintf("%s %v: padding C[%d][%d] changed", be.Name(), c, i, j))
+				}
+				continue
+			}
+			w, t := want[i*c.n+j], tol[i*c.n+j]
+			if math.IsNaN(float64(got)) || math.Abs(float64(got)-w) > t {
+				Fail(fmt.Sprintf("%s %v: C[%d][%d]=%g want %g (tol %g)", be.Name(), c, i, j, got, w, t))
+			}
+		}
+	}
+}
+
+// gemmCases covers odd sizes around every micro-tile and block boundary,
+// all transpose combinations, alpha/beta special values and padded leading
+// dimensions.
+func gemmCases() []gemmCase {
+	shapes := [][3]int{
+		{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 5, 7}, {4, 4, 4}, {12, 32, 1},
+		{13, 33, 17}, {11, 31, 2}, {24, 64, 8}, {25, 65, 300}, {17, 3, 513},
+		{300, 40, 9}, {7, 2100, 5}, {100, 130, 90}, {64, 200, 96},
+		{290, 70, 260}, {37, 411, 129}, {20, 64, 33}, {8, 32, 5}, {4, 96, 7},
+	}
+	var cs []gemmCase
+	for i, s := range shapes {
+		for t := range 4 {
+			c := gemmCase{m: s[0], n: s[1], k: s[2], transA: t&1 != 0, transB: t&2 != 0, alpha: 1}
+			switch (i + t) % 4 {
+			case 1:
+				c.beta = 1
+			case 2:
+				c.alpha, c.beta = -0.5, 0.75
+				c.padA, c.padB, c.padC = 3, 1, 5
+			case 3:
+				c.alpha, c.beta = 1.25, 0
+				c.padA, c.padB, c.padC = 0, 7, 2
+			}
+			cs = append(cs, c)
+		}
+	}
+	// alpha == 0 and k == 0 reduce to scaling C.
+	cs = append(cs,
+		gemmCase{m: 9, n: 10, k: 11, alpha: 0, beta: 0.5},
+		gemmCase{m: 9, n: 10, k: 0, alpha: 1, beta: 0},
+		gemmCase{m: 9, n: 10, k: 0, alpha: 1, beta: 2, transA: true, padC: 3},
+	)
+	return cs
+}
+
+type namedBackend struct {
+	name string
+	open func() (blas.Backend, error)
+}
+
+func backendsUnderTest() []namedBackend {
+	var bs []namedBackend
+	for _, kn := range blas.KernelNames() {
+		for _, th := range []int{1, 2} {
+			bs = append(bs, namedBackend{
+				name: fmt.Sprintf("go/%s/threads=%d", kn, th),
+				open: func() (blas.Backend, error) { return blas.NewGoWithKernel(th, kn), nil },
+			})
+		}
+	}
+	for _, th := range []int{1, 2} {
+		bs = append(bs, namedBackend{
+			name: fmt.Sprintf("openblas/threads=%d", th),
+			open: func() (blas.Backend, error) { return blas.NewOpenBLAS(th) },
+		})
+	}
+	return bs
+}
+
+var _ = Describe("Sgemm", func() {
+	for _, nb := range backendsUnderTest() {
+		Describe(nb.name, func() {
+			var be blas.Backend
+			BeforeEach(func() {
+				var err error
+				be, err = nb.open()
+				if err != nil {
+					Skip(fmt.Sprintf("backend unavailable: %v", err))
+				}
+			})
+
+			It("matches a float64 reference on odd shapes, transposes, alpha/beta and padded strides", func() {
+				for i, c := range gemmCases() {
+					checkGemm(be, c, uint64(i))
+				}
+			})
+
+			It("does not allocate after warm-up", func() {
+				r := rand.New(rand.NewPCG(1, 2))
+				m, n, k := 96, 300, 200
+				a, b, c := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m*n)
+				run := func() { be.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n) }
+				run()
+				Expect(testing.AllocsPerRun(5, run)).To(BeZero())
+			})
+
+			It("panics on buffers too short for the described shape", func() {
+				a, b, c := make([]float32, 6), make([]float32, 6), make([]float32, 3)
+				Expect(func() { be.Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2) }).To(PanicWith(ContainSubstring("len(c)")))
+				Expect(func() { be.Sgemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) }).To(PanicWith(ContainSubstring("lda")))
+				Expect(func() { be.Sgemm(false, false, -1, 2, 3, 1, a, 3, b, 2, 0, c, 2) }).To(Panic())
+			})
+
+			It("is safe for concurrent use", func() {
+				done := make(chan struct{})
+				for g := range 2 {
+					go func() {
+						defer GinkgoRecover()
+						defer func() { done <- struct{}{} }()
+						for i, c := range gemmCases()[:24] {
+							checkGemm(be, c, uint64(100*g+i))
+						}
+					}()
+				}
+				<-done
+				<-done
+			})
+		})
+	}
+})
+
+var _ = Describe("Open", func() {
+	It("returns the Go backend when asked", func() {
+		be, desc, err := blas.Open(blas.Options{Prefer: "go", Threads: 1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(be.Name()).To(Equal("go"))
+		Expect(be.Threads()).To(Equal(1))
+		Expect(desc).To(ContainSubstring("micro-kernel"))
+	})
+
+	It("rejects unknown preferences", func() {
+		_, _, err := blas.Open(blas.Options{Prefer: "mkl"})
+		Expect(err).To(MatchError(ContainSubstring(`unknown backend preference "mkl"`)))
+	})
+
+	It("prefers OpenBLAS in auto mode when the library loads", func() {
+		be, desc, err := blas.Open(blas.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		if _, oerr := blas.NewOpenBLAS(0); oerr != nil {
+			Expect(be.Name()).To(Equal("go"))
+			Expect(desc).To(ContainSubstring("OpenBLAS unavailable"))
+			return
+		}
+		Expect(be.Name()).To(Equal("openblas"))
+		Expect(desc).To(ContainSubstring("openblas"))
+		Expect(desc).To(ContainSubstring("core "))
+		GinkgoWriter.Println(desc)
+	})
+
+	It("returns an error when OpenBLAS is demanded but absent", func() {
+		be, _, err := blas.Open(blas.Options{Prefer: "openblas", Threads: 1})
+		if _, oerr := blas.NewOpenBLAS(1); oerr == nil {
+			Expect(err).NotTo(HaveOccurred())
+			Expect(be.Threads()).To(Equal(1))
+			return
+		}
+		Expect(err).To(MatchError(ContainSubstring("openblas")))
+	})
+})

@@ -1,0 +1,177 @@
+package conv
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas"
+)
+
+// Forward computes y = conv(x, w) + bias for geometry g. bias may be nil.
+// It uses be for the matrix products and ws for scratch memory and
+// parallel workers; it does not allocate once ws is large enough.
+func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
+	err := check(be, g, ws)
+	g = g.norm()
+	err = cmp.Or(err,
+		checkLen("x", x, g.InputSize()),
+		checkLen("w", w, g.WeightSize()),
+		checkLen("y", y, g.OutputSize()))
+	if bias != nil {
+		err = cmp.Or(err, checkLen("bias", bias, g.K))
+	}
+	if err != nil {
+		return fmt.Errorf("conv: forward %v: %w", g, err)
+	}
+	if g.N == 0 {
+		return nil
+	}
+	t := &ws.task
+	defer t.reset()
+	t.g, t.oh, t.ow = g, g.OutH(), g.OutW()
+	if g.Depthwise() {
+		t.kind, t.items = taskDepthwiseForward, g.N*g.K
+		t.x, t.w, t.bias, t.y = x, w, bias, y
+		ws.run()
+		return nil
+	}
+
+	beta := float32(0)
+	if bias != nil {
+		t.kind, t.items = taskFillBias, g.N*g.K
+		t.y, t.bias = y, bias
+		ws.run()
+		beta = 1
+	}
+	cg, kg := g.C/g.Groups, g.K/g.Groups
+	hw, ohw := g.H*g.W, t.oh*t.ow
+	ckk := cg * g.KH * g.KW
+	var col []float32
+	if !g.pointwise() {
+		if col, err = ws.scratch(ckk * ohw); err != nil {
+			return fmt.Errorf("conv: %v: %w", g, err)
+		}
+	}
+	for n := range g.N {
+		for gr := range g.Groups {
+			xg := x[(n*g.C+gr*cg)*hw : (n*g.C+(gr+1)*cg)*hw]
+			yg := y[(n*g.K+gr*kg)*ohw : (n*g.K+(gr+1)*kg)*ohw]
+			wg := w[gr*kg*ckk : (gr+1)*kg*ckk]
+			b := xg
+			if col != nil {
+				t.kind, t.items, t.x, t.col = taskIm2col, ckk, xg, col
+				ws.run()
+				b = col
+			}
+			be.Sgemm(false, false, kg, ohw, ckk, 1, wg, ckk, b, ohw, beta, yg, ohw)
+		}
+	}
+	return nil
+}
+
+// Backward computes the gradients of a convolution from the output
+// gradient dy: dx with respect to the input, dw to the weights and db to
+// the bias. Any of dx, dw, db may be nil to skip it; x is only read for dw
+// and w only for dx. Gradients are overwritten, not accumulated.
+func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *Workspace) error {
+	err := check(be, g, ws)
+	g = g.norm()
+	err = cmp.Or(err, checkLen("dy", dy, g.OutputSize()))
+	if dw != nil {
+		err = cmp.Or(err, checkLen("x", x, g.InputSize()), checkLen("dw", dw, g.WeightSize()))
+	}
+	if dx != nil {
+		err = cmp.Or(err, checkLen("w", w, g.WeightSize()), checkLen("dx", dx, g.InputSize()))
+	}
+	if db != nil {
+		err = cmp.Or(err, checkLen("db", db, g.K))
+	}
+	if err != nil {
+		return fmt.Errorf("conv: backward %v: %w", g, err)
+	}
+	if g.N == 0 {
+		clear(dw[:min(len(dw), g.WeightSize())])
+		clear(db[:min(len(db), g.K)])
+		return nil
+	}
+	t := &ws.task
+	defer t.reset()
+	t.g, t.oh, t.ow = g, g.OutH(), g.OutW()
+	if db != nil {
+		t.kind, t.items, t.dy, t.db = taskBiasGrad, g.K, dy, db
+		ws.run()
+		t.db = nil
+	}
+	if dx == nil && dw == nil {
+		return nil
+	}
+	if g.Depthwise() {
+		t.kind, t.items = taskDepthwiseBackward, g.C
+		t.x, t.w, t.dy, t.dx, t.dw = x, w, dy, dx, dw
+		ws.run()
+		return nil
+	}
+
+	cg, kg := g.C/g.Groups, g.K/g.Groups
+	hw, ohw := g.H*g.W, t.oh*t.ow
+	ckk := cg * g.KH * g.KW
+	var col []float32
+	if !g.pointwise() {
+		if col, err = ws.scratch(ckk * ohw); err != nil {
+			return fmt.Errorf("conv: %v: %w", g, err)
+		}
+	}
+	for n := range g.N {
+		for gr := range g.Groups {
+			dyg := dy[(n*g.K+gr*kg)*ohw : (n*g.K+(gr+1)*kg)*ohw]
+			if dw != nil {
+				// dW_g (+)= dY_g [kg x ohw] * col^T [ohw x ckk]
+				xg := x[(n*g.C+gr*cg)*hw : (n*g.C+(gr+1)*cg)*hw]
+				b := xg
+				if col != nil {
+					t.kind, t.items, t.x, t.col = taskIm2col, ckk, xg, col
+					ws.run()
+					b = col
+				}
+				beta := float32(1)
+				if n == 0 {
+					beta = 0
+				}
+				be.Sgemm(false, true, kg, ckk, ohw, 1, dyg, ohw, b, ohw, beta, dw[gr*kg*ckk:(gr+1)*kg*ckk], ckk)
+			}
+			if dx != nil {
+				// dcol [ckk x ohw] = W_g^T [ckk x kg] * dY_g [kg x ohw]
+				wg := w[gr*kg*ckk : (gr+1)*kg*ckk]
+				dxg := dx[(n*g.C+gr*cg)*hw : (n*g.C+(gr+1)*cg)*hw]
+				if col == nil {
+					be.Sgemm(true, false, ckk, ohw, kg, 1, wg, ckk, dyg, ohw, 0, dxg, hw)
+					continue
+				}
+				be.Sgemm(true, false, ckk, ohw, kg, 1, wg, ckk, dyg, ohw, 0, col, ohw)
+				t.kind, t.items, t.col, t.dx = taskCol2im, cg, col, dxg
+				ws.run()
+			}
+		}
+	}
+	return nil
+}
+
+func check(be blas.Backend, g Geometry, ws *Workspace) error {
+	if be == nil {
+		return errors.New("nil blas backend")
+	}
+	if ws == nil {
+		return errors.New("nil workspace")
+	}
+	return g.validate()
+}
+
+// checkLen allocates only when it fails, keeping the success path
+// allocation-free.
+func checkLen(name string, s []float32, need int) error {
+	if len(s) < need {
+		return fmt.Errorf("%s has %d floats, need %d", name, len(s), need)
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+package conv
+
+import "github.com/yoloforge/yoloforge/host/engine/blas/parallel"
+
+// taskKind selects what task.Run does. One task type (rather than one per
+// kernel) lets the Workspace hold a single preallocated Task value.
+type taskKind uint8
+
+const (
+	taskIm2col taskKind = iota
+	taskCol2im
+	taskFillBias
+	taskBiasGrad
+	taskDepthwiseForward
+	taskDepthwiseBackward
+)
+
+// task is the parallel region of one kernel invocation. Its slices point at
+// the tensors of the current call and are cleared afterwards.
+type task struct {
+	kind   taskKind
+	g      Geometry // normalised
+	oh, ow int
+
+	x, w, bias, y   []float32
+	dy, dx, dw, db  []float32
+	col             []float32
+	items           int // units of work split across workers
+	channelsInGroup int
+}
+
+func (t *task) reset() {
+	*t = task{}
+}
+
+// Run implements parallel.Task.
+func (t *task) Run(worker, workers int) {
+	lo, hi := parallel.Split(t.items, worker, workers)
+	switch t.kind {
+	case taskIm2col:
+		for r := lo; r < hi; r++ {
+			t.im2colRow(r)
+		}
+	case taskCol2im:
+		for c := lo; c < hi; c++ {
+			t.col2imChannel(c)
+		}
+	case taskFillBias:
+		ohw := t.oh * t.ow
+		for r := lo; r < hi; r++ {
+			row := t.y[r*ohw : (r+1)*ohw]
+			b := t.bias[r%t.g.K]
+			for i := range row {
+				row[i] = b
+			}
+		}
+	case taskBiasGrad:
+		for k := lo; k < hi; k++ {
+			t.biasGrad(k)
+		}
+	case taskDepthwiseForward:
+		for p := lo; p < hi; p++ {
+			t.depthwiseForwardPlane(p)
+		}
+	case taskDepthwiseBackward:
+		for c := lo; c < hi; c++ {
+			t.depthwiseBackwardChannel(c)
+		}
+	}
+}
+
+// validRange returns the outputs [lo, hi) of an axis with out positions
+// whose input index o*stride+off lies inside [0, in).
+func validRange(out, in, stride, off int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	if in-1-off < 0 {
+		return 0, 0
+	}
+	hi = min(out, (in-1-off)/stride+1)
+	if lo >= hi {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// im2colRow fills row r = (c, kh, kw) of the column matrix: the input
+// values that kernel tap (kh, kw) of channel c sees at every output pixel,
+// with zeros where the tap falls into the padding.
+func (t *task) im2colRow(r int) {
+	g := &t.g
+	kk := g.KH * g.KW
+	c, kh, kw := r/kk, (r/g.KW)%g.KH, r%g.KW
+	plane := t.x[c*g.H*g.W : (c+1)*g.H*g.W]
+	dst := t.col[r*t.oh*t.ow : (r+1)*t.oh*t.ow]
+	offH, offW := kh*g.DilH-g.PadT, kw*g.DilW-g.PadL
+	ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
+	owLo, owHi := validRange(t.ow, g.W, g.StrideW, offW)
+	clear(dst[:ohLo*t.ow])
+	clear(dst[ohHi*t.ow:])
+	sw := g.StrideW
+	for oh := ohLo; oh < ohHi; oh++ {
+		ih := oh*g.StrideH + offH
+		src := plane[ih*g.W : (ih+1)*g.W]
+		d := dst[oh*t.ow : (oh+1)*t.ow]
+		clear(d[:owLo])
+		clear(d[owHi:])
+		if sw == 1 {
+			copy(d[owLo:owHi], src[owLo+offW:owHi+offW])
+			continue
+		}
+		iw := owLo*sw + offW
+		for ow := owLo; ow < owHi; ow++ {
+			d[ow] = src[iw]
+			iw += sw
+		}
+	}
+}
+
+// col2imChannel overwrites input-gradient channel c with the sum of the
+// column-gradient rows of its kernel taps, scattered back to the input
+// positions they were gathered from. Padding positions are dropped.
+func (t *task) col2imChannel(c int) {
+	g := &t.g
+	plane := t.dx[c*g.H*g.W : (c+1)*g.H*g.W]
+	clear(plane)
+	ohw := t.oh * t.ow
+	sw := g.StrideW
+	for kh := range g.KH {
+		offH := kh*g.DilH - g.PadT
+		ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
+		for kw := range g.KW {
+			offW := kw*g.DilW - g.PadL
+			owLo, owHi := validRange(t.ow, g.W, sw, offW)
+			if owLo == owHi {
+				continue
+			}
+			r := (c*g.KH+kh)*g.KW + kw
+			src := t.col[r*ohw : (r+1)*ohw]
+			for oh := ohLo; oh < ohHi; oh++ {
+				ih := oh*g.StrideH + offH
+				s := src[oh*t.ow+owLo : oh*t.ow+owHi]
+				if sw == 1 {
+					d := plane[ih*g.W+owLo+offW : ih*g.W+owHi+offW]
+					d = d[:len(s)]
+					for i, v := range s {
+						d[i] += v
+					}
+					continue
+				}
+				d := plane[ih*g.W : (ih+1)*g.W]
+				iw := owLo*sw + offW
+				for _, v := range s {
+					d[iw] += v
+					iw += sw
+				}
+			}
+		}
+	}
+}
+
+// biasGrad sets db[k] to the sum of dy over the batch and all pixels of
+// output channel k, accumulating per-plane float32 sums in float64.
+func (t *task) biasGrad(k int) {
+	ohw := t.oh * t.ow
+	var acc float64
+	for n := range t.g.N {
+		var s float32
+		for _, v := range t.dy[(n*t.g.K+k)*ohw : (n*t.g.K+k+1)*ohw] {
+			s += v
+		}
+		acc += float64(s)
+	}
+	t.db[k] = float32(acc)
+}
+
+// depthwiseForwardPlane computes output plane p = n*K + k of a depthwise
+// convolution: input channel k/M filtered by w[k], plus bias. Each kernel
+// tap adds a scaled, shifted input row to the output row, which keeps the
+// inner loop a unit-stride multiply-add when the stride is 1.
+func (t *task) depthwiseForwardPlane(p int) {
+	g := &t.g
+	n, k := p/g.K, p%g.K
+	c := k / (g.K / g.C)
+	ohw := t.oh * t.ow
+	out := t.y[p*ohw : (p+1)*ohw]
+	if t.bias != nil {
+		b := t.bias[k]
+		for i := range out {
+			out[i] = b
+		}
+	} else {
+		clear(out)
+	}
+	in := t.x[(n*g.C+c)*g.H*g.W : (n*g.C+c+1)*g.H*g.W]
+	wk := t.w[k*g.KH*g.KW : (k+1)*g.KH*g.KW]
+	sw := g.StrideW
+	for kh := range g.KH {
+		offH := kh*g.DilH - g.PadT
+		ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
+		for kw := range g.KW {
+			wv := wk[kh*g.KW+kw]
+			offW := kw*g.DilW - g.PadL
+			owLo, owHi := validRange(t.ow, g.W, sw, offW)
+			if owLo == owHi {
+				continue
+			}
+			for oh := ohLo; oh < ohHi; oh++ {
+				ih := oh*g.StrideH + offH
+				o := out[oh*t.ow+owLo : oh*t.ow+owHi]
+				if sw == 1 {
+					s := in[ih*g.W+owLo+offW : ih*g.W+owHi+offW]
+					s = s[:len(o)]
+					for i, v := range s {
+						o[i] += wv * v
+					}
+					continue
+				}
+				s := in[ih*g.W : (ih+1)*g.W]
+				iw := owLo*sw + offW
+				for i := range o {
+					o[i] += wv * s[iw]
+					iw += sw
+				}
+			}
+		}
+	}
+}
+
+// depthwiseBackwardChannel computes, for input channel c over the whole
+// batch, dx[:, c] (if requested) and dw for the M output channels fed by c
+// (if requested). Both walk the same (tap, row) pairs as the forward pass:
+// dx scatters w*dy back along the row, dw takes the row's dot product of dy
+// and x. Owning a whole input channel keeps workers' writes disjoint.
+func (t *task) depthwiseBackwardChannel(c int) {
+	g := &t.g
+	m := g.K / g.C
+	hw, ohw := g.H*g.W, t.oh*t.ow
+	if t.dx != nil {
+		for n := range g.N {
+			clear(t.dx[(n*g.C+c)*hw : (n*g.C+c+1)*hw])
+		}
+	}
+	sw := g.StrideW
+	for k := c * m; k < (c+1)*m; k++ {
+		for kh := range g.KH {
+			offH := kh*g.DilH - g.PadT
+			ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
+			for kw := range g.KW {
+				offW := kw*g.DilW - g.PadL
+				owLo, owHi := validRange(t.ow, g.W, sw, offW)
+				var wv float32
+				if t.dx != nil {
+					wv = t.w[(k*g.KH+kh)*g.KW+kw]
+				}
+				var acc float64
+				for n := range g.N {
+					if owLo == owHi {
+						break
+					}
+					dyp := t.dy[(n*g.K+k)*ohw : (n*g.K+k+1)*ohw]
+					var xp, dxp []float32
+					if t.dw != nil {
+						xp = t.x[(n*g.C+c)*hw : (n*g.C+c+1)*hw]
+					}
+					if t.dx != nil {
+						dxp = t.dx[(n*g.C+c)*hw : (n*g.C+c+1)*hw]
+					}
+					for oh := ohLo; oh < ohHi; oh++ {
+						ih := oh*g.StrideH + offH
+						d := dyp[oh*t.ow+owLo : oh*t.ow+owHi]
+						if sw == 1 {
+							lo, hi := ih*g.W+owLo+offW, ih*g.W+owHi+offW
+							if t.dw != nil {
+								xs := xp[lo:hi]
+								xs = xs[:len(d)]
+								var s float32
+								for i, v := range d {
+									s += v * xs[i]
+								}
+								acc += float64(s)
+							}
+							if dxp != nil {
+								xd := dxp[lo:hi]
+								xd = xd[:len(d)]
+								for i, v := range d {
+									xd[i] += wv * v
+								}
+							}
+							continue
+						}
+						iw0 := ih*g.W + owLo*sw + offW
+						if t.dw != nil {
+							var s float32
+							iw := iw0
+							for _, v := range d {
+								s += v * xp[iw]
+								iw += sw
+							}
+							acc += float64(s)
+						}
+						if dxp != nil {
+							iw := iw0
+							for _, v := range d {
+								dxp[iw] += wv * v
+								iw += sw
+							}
+						}
+					}
+				}
+				if t.dw != nil {
+					t.dw[(k*g.KH+kh)*g.KW+kw] = float32(acc)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package conv
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas/parallel"
+)
+
+// Workspace holds what Forward and Backward need besides their tensors:
+// scratch memory for the column matrix, the worker goroutines used for
+// im2col, col2im and the depthwise kernels, and the task object handed to
+// them (kept here so that dispatching work does not allocate).
+//
+// A Workspace is not safe for concurrent use; give each goroutine that runs
+// convolutions its own.
+type Workspace struct {
+	buf   []float32
+	owned bool // buf was allocated here and may be regrown
+	pool  *parallel.Pool
+	task  task
+}
+
+// NewWorkspace returns a workspace whose element-wise kernels use
+// min(threads, GOMAXPROCS) workers (threads <= 0 means GOMAXPROCS). Its
+// buffer starts empty and grows on first use; call Reserve up front to keep
+// allocation out of the first training step, or SetBuffer to use memory
+// planned elsewhere.
+func NewWorkspace(threads int) *Workspace {
+	procs := runtime.GOMAXPROCS(0)
+	if threads <= 0 || threads > procs {
+		threads = procs
+	}
+	ws := &Workspace{owned: true}
+	if threads > 1 {
+		ws.pool = parallel.NewPool(threads)
+		runtime.AddCleanup(ws, func(p *parallel.Pool) { p.Close() }, ws.pool)
+	}
+	return ws
+}
+
+// Threads is the number of workers used for the non-sgemm kernels.
+func (ws *Workspace) Threads() int { return ws.pool.Workers() }
+
+// Reserve grows the owned buffer to fit every geometry in gs.
+func (ws *Workspace) Reserve(gs ...Geometry) {
+	need := 0
+	for _, g := range gs {
+		need = max(need, g.WorkspaceSize())
+	}
+	if len(ws.buf) < need {
+		ws.buf, ws.owned = make([]float32, need), true
+	}
+}
+
+// SetBuffer makes ws use buf as scratch memory. Calls whose geometry needs
+// more than len(buf) floats then fail with ErrWorkspace instead of
+// allocating.
+func (ws *Workspace) SetBuffer(buf []float32) {
+	ws.buf, ws.owned = buf, false
+}
+
+// Close stops the worker goroutines.
+func (ws *Workspace) Close() {
+	ws.pool.Close()
+}
+
+// scratch returns n floats of scratch memory.
+func (ws *Workspace) scratch(n int) ([]float32, error) {
+	if len(ws.buf) >= n {
+		return ws.buf[:n], nil
+	}
+	if !ws.owned {
+		return nil, fmt.Errorf("%w: have %d floats, need %d", ErrWorkspace, len(ws.buf), n)
+	}
+	ws.buf = make([]float32, n)
+	return ws.buf, nil
+}
+
+// run executes the configured task on all workers.
+func (ws *Workspace) run() {
+	ws.pool.Run(&ws.task)
+}
