@@ -51,15 +51,19 @@ type Tensor struct {
 }
 
 // Load copies tensors into the parameters. Every parameter must be given
-// with its exact shape; extra tensors are reported unless ignore accepts
-// their name. All mismatches are listed in one error.
+// with its exact shape, except buffers (anchors), which exporters often
+// leave out and which keep their current value (see Initialize); extra
+// tensors are reported unless ignore accepts their name. All mismatches
+// are listed in one error, and nothing is copied unless all match.
 func (ps *Params) Load(tensors map[string]Tensor, ignore func(name string) bool) error {
 	var problems []string
 	for _, name := range ps.order {
 		p := ps.byName[name]
 		t, ok := tensors[name]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("missing %s %v", name, p.Shape))
+			if p.Role != ir.RoleBuffer {
+				problems = append(problems, fmt.Sprintf("missing %s %v", name, p.Shape))
+			}
 			continue
 		}
 		if !sameShape(p.Shape, t.Shape) || len(t.Data) != len(p.Data) {
@@ -81,7 +85,9 @@ func (ps *Params) Load(tensors map[string]Tensor, ignore func(name string) bool)
 		return fmt.Errorf("%d weight mismatches:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	for _, name := range ps.order {
-		copy(ps.byName[name].Data, tensors[name].Data)
+		if t, ok := tensors[name]; ok {
+			copy(ps.byName[name].Data, t.Data)
+		}
 	}
 	return nil
 }

@@ -119,9 +119,9 @@ func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []floa
 	if m := s.N * s.H * s.W; m <= 1 {
 		return shapeErr(op, "training needs more than 1 value per channel, got input %v", s)
 	}
-	body := func(lo, hi int) { bnTrainRange(s, &p, x, y, saveMean, saveInvStd, lo, hi) }
 	if w := plan(workers, s.C, 4*s.N*s.H*s.W); w > 1 {
-		run(w, s.C, body)
+		q := p // a branch-local copy: capturing p would heap-allocate it on every call
+		run(w, s.C, func(lo, hi int) { bnTrainRange(s, &q, x, y, saveMean, saveInvStd, lo, hi) })
 	} else {
 		bnTrainRange(s, &p, x, y, saveMean, saveInvStd, 0, s.C)
 	}
@@ -180,9 +180,9 @@ func BatchNormEval(s NCHW, p BatchNormParams, x, y []float32, workers int) error
 	if err := checkWorkers(op, workers); err != nil {
 		return err
 	}
-	body := func(lo, hi int) { bnEvalRange(s, &p, x, y, lo, hi) }
 	if w := plan(workers, s.C, s.N*s.H*s.W); w > 1 {
-		run(w, s.C, body)
+		q := p
+		run(w, s.C, func(lo, hi int) { bnEvalRange(s, &q, x, y, lo, hi) })
 	} else {
 		bnEvalRange(s, &p, x, y, 0, s.C)
 	}
@@ -258,9 +258,11 @@ func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, 
 	if train && s.C > 0 && s.N*s.H*s.W <= 1 {
 		return shapeErr(op, "training needs more than 1 value per channel, got input %v", s)
 	}
-	body := func(lo, hi int) { bnBackwardRange(s, p, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, lo, hi) }
 	if w := plan(workers, s.C, 4*s.N*s.H*s.W); w > 1 {
-		run(w, s.C, body)
+		q := *p
+		run(w, s.C, func(lo, hi int) {
+			bnBackwardRange(s, &q, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, lo, hi)
+		})
 	} else {
 		bnBackwardRange(s, p, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, 0, s.C)
 	}

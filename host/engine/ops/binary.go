@@ -133,21 +133,24 @@ func (bc *bcast) forward(mul bool, a, b, y []float32, workers int) {
 		}
 	case bcRow:
 		if w := plan(workers, bc.outer, bc.inner); w > 1 {
-			run(w, bc.outer, func(lo, hi int) { bc.binRow(mul, a, b, y, lo, hi) })
+			q := *bc // capturing bc would make every caller's bcast escape
+			run(w, bc.outer, func(lo, hi int) { q.binRow(mul, a, b, y, lo, hi) })
 		} else {
 			bc.binRow(mul, a, b, y, 0, bc.outer)
 		}
 	case bcMid:
 		rows := bc.outer * bc.mid
 		if w := plan(workers, rows, bc.inner); w > 1 {
-			run(w, rows, func(lo, hi int) { bc.binMid(mul, a, b, y, lo, hi) })
+			q := *bc
+			run(w, rows, func(lo, hi int) { q.binMid(mul, a, b, y, lo, hi) })
 		} else {
 			bc.binMid(mul, a, b, y, 0, rows)
 		}
 	default:
 		rows := bc.a[0] * bc.a[1] * bc.a[2]
 		if w := plan(workers, rows, bc.a[3]); w > 1 {
-			run(w, rows, func(lo, hi int) { bc.binGeneric(mul, a, b, y, lo, hi) })
+			q := *bc
+			run(w, rows, func(lo, hi int) { q.binGeneric(mul, a, b, y, lo, hi) })
 		} else {
 			bc.binGeneric(mul, a, b, y, 0, rows)
 		}
@@ -299,7 +302,8 @@ func (bc *bcast) reduce(dy, a, db []float32, workers int) {
 		bc.forward(true, dy, a, db, workers)
 	case bcRow:
 		if w := plan(workers, bc.outer, bc.inner); w > 1 {
-			run(w, bc.outer, func(lo, hi int) { bc.reduceRow(dy, a, db, lo, hi) })
+			q := *bc
+			run(w, bc.outer, func(lo, hi int) { q.reduceRow(dy, a, db, lo, hi) })
 		} else {
 			bc.reduceRow(dy, a, db, 0, bc.outer)
 		}
@@ -308,14 +312,16 @@ func (bc *bcast) reduce(dy, a, db []float32, workers int) {
 		blocks := (bc.inner + chunk - 1) / chunk
 		units := bc.outer * blocks
 		if w := plan(workers, units, bc.mid*min(chunk, bc.inner)); w > 1 {
-			run(w, units, func(lo, hi int) { bc.reduceMid(dy, a, db, blocks, lo, hi) })
+			q := *bc
+			run(w, units, func(lo, hi int) { q.reduceMid(dy, a, db, blocks, lo, hi) })
 		} else {
 			bc.reduceMid(dy, a, db, blocks, 0, units)
 		}
 	default:
 		per := max(1, bc.n/max(bc.nb, 1))
 		if w := plan(workers, bc.nb, per); w > 1 {
-			run(w, bc.nb, func(lo, hi int) { bc.reduceGeneric(dy, a, db, lo, hi) })
+			q := *bc
+			run(w, bc.nb, func(lo, hi int) { q.reduceGeneric(dy, a, db, lo, hi) })
 		} else {
 			bc.reduceGeneric(dy, a, db, 0, bc.nb)
 		}

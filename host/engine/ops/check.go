@@ -37,17 +37,24 @@ func (s NCHW) check(op, name string) error {
 }
 
 // product multiplies dimensions, reporting false for a negative dimension or
-// a product above maxElems.
+// when the product of the non-zero dimensions exceeds maxElems (so that no
+// partial product of an empty tensor's dimensions can overflow either).
 func product(dims ...int) (int, bool) {
-	p := 1
+	p, zero := 1, false
 	for _, d := range dims {
-		if d < 0 {
+		switch {
+		case d < 0:
 			return 0, false
-		}
-		if d != 0 && p > maxElems/d {
+		case d == 0:
+			zero = true
+		case p > maxElems/d:
 			return 0, false
+		default:
+			p *= d
 		}
-		p *= d
+	}
+	if zero {
+		return 0, true
 	}
 	return p, true
 }

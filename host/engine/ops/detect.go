@@ -33,11 +33,12 @@ func DetectDecode(n, na, no int, levels []DetectLevel, out []float32, workers in
 		if !ok {
 			return shapeErr(op, "level %d: (%d, %d, %d, %d, %d) is negative or too large", l, n, na, lv.NY, lv.NX, no)
 		}
-		if err := checkLen(op, fmt.Sprintf("levels[%d].Raw", l), lv.Raw, cells); err != nil {
-			return err
+		// (Names are formatted only on failure: Sprintf would allocate.)
+		if len(lv.Raw) != cells {
+			return checkLen(op, fmt.Sprintf("levels[%d].Raw", l), lv.Raw, cells)
 		}
-		if err := checkLen(op, fmt.Sprintf("levels[%d].Anchors", l), lv.Anchors, 2*na); err != nil {
-			return err
+		if len(lv.Anchors) != 2*na {
+			return checkLen(op, fmt.Sprintf("levels[%d].Anchors", l), lv.Anchors, 2*na)
 		}
 		rows += na * lv.NY * lv.NX
 		if rows > maxElems {

@@ -198,7 +198,8 @@ func Slice(s NCHW, r [4]Range, x, y []float32, workers int) error {
 	}
 	rows := p.out[0] * p.out[1] * p.out[2]
 	if w := plan(workers, rows, p.out[3]); w > 1 {
-		run(w, rows, func(lo, hi int) { p.rows(x, y, false, false, lo, hi) })
+		q := p // branch-local, so the serial path does not heap-allocate p
+		run(w, rows, func(lo, hi int) { q.rows(x, y, false, false, lo, hi) })
 	} else {
 		p.rows(x, y, false, false, 0, rows)
 	}
@@ -229,7 +230,8 @@ func SliceBackward(s NCHW, r [4]Range, dy, dx []float32, accumulate bool, worker
 	}
 	rows := p.out[0] * p.out[1] * p.out[2]
 	if w := plan(workers, rows, p.out[3]); w > 1 {
-		run(w, rows, func(lo, hi int) { p.rows(dx, dy, true, accumulate, lo, hi) })
+		q := p
+		run(w, rows, func(lo, hi int) { q.rows(dx, dy, true, accumulate, lo, hi) })
 	} else {
 		p.rows(dx, dy, true, accumulate, 0, rows)
 	}
@@ -295,13 +297,13 @@ func planTranspose(op string, shape, perm []int) (transposePlan, error) {
 	}
 	n, ok := product(shape...)
 	if !ok {
-		return p, shapeErr(op, "shape %v is negative or too large", shape)
+		return p, shapeErr(op, "shape %v is negative or too large", clone(shape))
 	}
 	p.n = n
 	var seen [MaxRank]bool
 	for _, q := range perm {
 		if q < 0 || q >= r || seen[q] {
-			return p, shapeErr(op, "perm %v is not a permutation of 0..%d", perm, r-1)
+			return p, shapeErr(op, "perm %v is not a permutation of 0..%d", clone(perm), r-1)
 		}
 		seen[q] = true
 	}
@@ -330,6 +332,10 @@ func planTranspose(op string, shape, perm []int) (transposePlan, error) {
 	}
 	return p, nil
 }
+
+// clone copies s for an error message, so that s itself (perhaps a stack
+// array) does not escape.
+func clone(s []int) []int { return append([]int(nil), s...) }
 
 // TransposeShape returns the shape of Transpose(shape, perm)'s output:
 // out[i] = shape[perm[i]]. It writes into out, which must have len(shape)

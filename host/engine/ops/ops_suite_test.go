@@ -179,3 +179,5 @@ func must(err error) {
 
 // nchwIdx is the flat index of (n, c, h, w).
 func nchwIdx(C, H, W, n, c, h, w int) int { return ((n*C+c)*H+h)*W + w }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

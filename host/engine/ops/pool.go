@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 )
 
+// maxDim bounds pooling geometry, so that H+2·PH and friends cannot overflow.
+const maxDim = 1 << 30
+
 // Pool2d is a 2-D pooling window: kernel, stride and zero/-inf padding per
 // side, with PyTorch's defaults otherwise (dilation 1, ceil_mode false).
 type Pool2d struct{ KH, KW, SH, SW, PH, PW int }
@@ -23,6 +26,9 @@ func (p Pool2d) outShape(op string, s NCHW) (NCHW, error) {
 	}
 	if p.KH < 1 || p.KW < 1 || p.SH < 1 || p.SW < 1 || p.PH < 0 || p.PW < 0 {
 		return NCHW{}, shapeErr(op, "pool %+v: kernel and stride must be >= 1, padding >= 0", p)
+	}
+	if max(p.KH, p.KW, p.SH, p.SW) > maxDim {
+		return NCHW{}, shapeErr(op, "pool %+v: kernel or stride above %d", p, maxDim)
 	}
 	if p.PH > p.KH/2 || p.PW > p.KW/2 {
 		return NCHW{}, shapeErr(op, "pool %+v: padding must be at most half the kernel", p)
