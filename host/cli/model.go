@@ -62,7 +62,7 @@ func (a *App) modelCommand() *cobra.Command {
 	mf.register(info)
 	info.Flags().IntVar(&imgsz, "imgsz", 640, "image size for GFLOPs and output shapes")
 	info.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(info)
+	cmd.AddCommand(info, a.modelForward(), a.modelConvert())
 	return cmd
 }
 
