@@ -37,7 +37,6 @@ var (
 	namesXDyDx  = []string{"x", "dy", "dx"}
 	namesYDyDx  = []string{"y", "dy", "dx"}
 	namesDyDx   = []string{"dy", "dx"}
-	namesABY    = []string{"a", "b", "y"}
 	namesDstSrc = []string{"dst", "src"}
 )
 

@@ -177,8 +177,8 @@ func BatchNormEval(s NCHW, p BatchNormParams, x, y []float32, workers int) error
 	if err := checkLen(op, "y", y, n); err != nil {
 		return err
 	}
-	if err := checkWorkers(op, workers); err != nil {
-		return err
+	if err := checkWorkers(op, workers); err != nil || n == 0 {
+		return err // (an empty tensor may have huge dimensions: do not loop over them)
 	}
 	if w := plan(workers, s.C, s.N*s.H*s.W); w > 1 {
 		q := p
@@ -257,6 +257,11 @@ func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, 
 	}
 	if train && s.C > 0 && s.N*s.H*s.W <= 1 {
 		return shapeErr(op, "training needs more than 1 value per channel, got input %v", s)
+	}
+	if n == 0 {
+		clear(dgamma)
+		clear(dbeta)
+		return nil
 	}
 	if w := plan(workers, s.C, 4*s.N*s.H*s.W); w > 1 {
 		q := *p

@@ -124,6 +124,9 @@ func Mul(as, bs NCHW, a, b, y []float32, workers int) error {
 }
 
 func (bc *bcast) forward(mul bool, a, b, y []float32, workers int) {
+	if bc.n == 0 {
+		return // an empty tensor may still have huge dimensions: do not loop over them
+	}
 	switch bc.kind {
 	case bcSame:
 		if w := plan(workers, bc.n, 1); w > 1 {
@@ -291,6 +294,10 @@ func copyPar(dst, src []float32, workers int) {
 // reduce sets db = Σ dy (a == nil) or Σ dy ⊙ a over b's broadcast
 // dimensions.
 func (bc *bcast) reduce(dy, a, db []float32, workers int) {
+	if bc.n == 0 {
+		clear(db) // nothing is broadcast onto b's elements
+		return
+	}
 	switch bc.kind {
 	case bcSame:
 		if a == nil {

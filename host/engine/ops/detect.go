@@ -52,7 +52,7 @@ func DetectDecode(n, na, no int, levels []DetectLevel, out []float32, workers in
 	if err := checkLen(op, "out", out, total); err != nil {
 		return err
 	}
-	if err := checkWorkers(op, workers); err != nil {
+	if err := checkWorkers(op, workers); err != nil || total == 0 {
 		return err
 	}
 	// Units are (level, sample, anchor) blocks of ny·nx rows.

@@ -14,9 +14,13 @@
 //   - Semantics are PyTorch 1.13's (CPU), including the details that change
 //     numbers: BatchNorm's biased/unbiased variances, MaxPool's -inf padding
 //     and argmax tie-breaking, AvgPool's count_include_pad, Hardswish's
-//     gradient at ±3. Reductions accumulate in float64 and transcendental
-//     functions are evaluated in float64 and rounded once, so results are
-//     within an ulp or two of PyTorch's (which rounds more often).
+//     gradient at ±3. Long reductions (BatchNorm and LayerNorm statistics,
+//     softmax, global and channel pooling, broadcast gradients) accumulate in
+//     float64, and the exponentials of SiLU, Sigmoid and Softmax are
+//     evaluated in float64 and rounded once, so results are within an ulp or
+//     two of PyTorch's (which rounds more often). Short sums (AvgPool
+//     windows, upsample gradients) and the built-in GEMM add in float32, in
+//     PyTorch's order.
 //   - Kernels never allocate tensor memory: the caller passes every output,
 //     every saved-for-backward buffer and every gradient. With workers <= 1,
 //     or a job too small to be worth splitting, a kernel runs on the calling

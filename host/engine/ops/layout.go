@@ -26,9 +26,10 @@ func ConcatBackward(outer, inner int, sizes []int, dy []float32, dxs [][]float32
 }
 
 // Split cuts x, viewed as (outer, Σ size_i, inner), into ys[i] of shape
-// (outer, size_i, inner): torch.split / chunk along one axis (for NCHW
-// channels, outer = N, inner = H·W). A nil ys[i] is skipped. Its backward is
-// Concat with the same arguments (SplitBackward).
+// (outer, size_i, inner): torch.split / chunk along one axis (channels:
+// outer = N, inner = H·W; rows: outer = N·C, inner = W; columns:
+// outer = N·C·H, inner = 1). A nil ys[i] is skipped. Its backward is Concat
+// with the same arguments (SplitBackward).
 func Split(outer, inner int, sizes []int, x []float32, ys [][]float32, workers int) error {
 	total, err := splitCheck("Split", outer, inner, sizes, ys, x, "ys", "x", workers, true)
 	if err != nil {
@@ -79,6 +80,9 @@ func splitCheck(op string, outer, inner int, sizes []int, parts [][]float32, who
 // splitCopy copies between the whole tensor and its parts; units are
 // (outer index, part) pairs.
 func splitCopy(gather bool, outer, inner, total int, sizes []int, parts [][]float32, whole []float32, workers int) {
+	if len(whole) == 0 {
+		return // every part is empty too; outer may still be huge
+	}
 	units := outer * len(sizes)
 	if w := plan(workers, units, total*inner/max(len(sizes), 1)); w > 1 {
 		run(w, units, func(lo, hi int) { splitCopyRange(gather, inner, total, sizes, parts, whole, lo, hi) })
@@ -196,6 +200,9 @@ func Slice(s NCHW, r [4]Range, x, y []float32, workers int) error {
 	if err := checkWorkers(op, workers); err != nil {
 		return err
 	}
+	if p.nOut == 0 {
+		return nil
+	}
 	rows := p.out[0] * p.out[1] * p.out[2]
 	if w := plan(workers, rows, p.out[3]); w > 1 {
 		q := p // branch-local, so the serial path does not heap-allocate p
@@ -227,6 +234,9 @@ func SliceBackward(s NCHW, r [4]Range, dy, dx []float32, accumulate bool, worker
 	}
 	if !accumulate {
 		zeroPar(dx, workers)
+	}
+	if p.nOut == 0 {
+		return nil
 	}
 	rows := p.out[0] * p.out[1] * p.out[2]
 	if w := plan(workers, rows, p.out[3]); w > 1 {
@@ -484,6 +494,9 @@ func shuffle(op string, s NCHW, groups int, x, y []float32, workers int, inverse
 	if err := checkWorkers(op, workers); err != nil {
 		return err
 	}
+	if s.Len() == 0 {
+		return nil
+	}
 	g, k := groups, s.C/groups
 	if inverse {
 		g, k = k, g
@@ -508,10 +521,11 @@ func shuffleRange(s NCHW, g, k int, x, y []float32, p0, p1 int) {
 }
 
 // UpsampleNearest is nn.Upsample(scale_factor=f, mode='nearest') for an
-// integer factor: y (N, C, f·H, f·W), y[h][w] = x[h/f][w/f].
+// integer factor: y is (N, C, f·H, f·W) and its pixel (h, w) is x's pixel
+// (⌊h/f⌋, ⌊w/f⌋).
 func UpsampleNearest(s NCHW, f int, x, y []float32, workers int) error {
 	const op = "UpsampleNearest"
-	if err := upsampleCheck(op, s, f, x, y, "x", "y", workers); err != nil {
+	if err := upsampleCheck(op, s, f, x, y, "x", "y", workers); err != nil || s.Len() == 0 {
 		return err
 	}
 	rows := s.N * s.C * s.H
@@ -569,7 +583,7 @@ func upRange(s NCHW, f int, x, y []float32, r0, r1 int) {
 // (row by row).
 func UpsampleNearestBackward(s NCHW, f int, dy, dx []float32, workers int) error {
 	const op = "UpsampleNearestBackward"
-	if err := upsampleCheck(op, s, f, dx, dy, "dx", "dy", workers); err != nil {
+	if err := upsampleCheck(op, s, f, dx, dy, "dx", "dy", workers); err != nil || s.Len() == 0 {
 		return err
 	}
 	rows := s.N * s.C * s.H

@@ -198,12 +198,15 @@ func MatMulBackward(gemm Sgemm, d MatMulDims, a, b, dc, da, db []float32, worker
 	if err := checkWorkers(op, workers); err != nil {
 		return err
 	}
+	if nc == 0 {
+		// No products: the gradients are zero (and Batch may be huge).
+		clear(da)
+		clear(db)
+		return nil
+	}
 	sa, sb, lda, ldb := d.strides()
 	M, K, N := d.M, d.K, d.N
 	if da != nil {
-		if d.Batch == 0 || M == 0 || N == 0 {
-			clear(da) // no products: the gradient is zero
-		}
 		for i := range d.Batch {
 			beta := float32(0)
 			if d.BroadcastA && i > 0 {
@@ -218,9 +221,6 @@ func MatMulBackward(gemm Sgemm, d MatMulDims, a, b, dc, da, db []float32, worker
 		}
 	}
 	if db != nil {
-		if d.Batch == 0 || M == 0 || N == 0 {
-			clear(db)
-		}
 		for i := range d.Batch {
 			beta := float32(0)
 			if d.BroadcastB && i > 0 {
@@ -248,7 +248,7 @@ func Linear(gemm Sgemm, rows, in, out int, x, w, b, y []float32, workers int) er
 	if err := checkOpt(op, "b", b, out); err != nil {
 		return err
 	}
-	if err := checkLen(op, "y", y, rows*out); err != nil {
+	if err := checkLen(op, "y", y, rows*out); err != nil || len(y) == 0 {
 		return err
 	}
 	beta := float32(0)

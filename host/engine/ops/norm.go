@@ -22,7 +22,7 @@ func Softmax(rows, cols int, x, y []float32, workers int) error {
 	if err := rowsCheck(op, rows, cols, namesXY, x, y); err != nil {
 		return err
 	}
-	if err := checkWorkers(op, workers); err != nil {
+	if err := checkWorkers(op, workers); err != nil || len(x) == 0 {
 		return err
 	}
 	if w := plan(workers, rows, expCost*cols); w > 1 {
@@ -72,7 +72,7 @@ func SoftmaxBackward(rows, cols int, y, dy, dx []float32, workers int) error {
 	if err := rowsCheck(op, rows, cols, namesYDyDx, y, dy, dx); err != nil {
 		return err
 	}
-	if err := checkWorkers(op, workers); err != nil {
+	if err := checkWorkers(op, workers); err != nil || len(y) == 0 {
 		return err
 	}
 	if w := plan(workers, rows, 3*cols); w > 1 {
@@ -105,6 +105,17 @@ func LayerNorm(rows, cols int, eps float64, x, gamma, beta, y, mean, rstd []floa
 	}
 	if err := lnParamCheck(op, rows, cols, eps, gamma, beta, mean, rstd, workers); err != nil {
 		return err
+	}
+	if len(x) == 0 {
+		// Empty rows (cols = 0) still have statistics; rows may be huge
+		// only when nothing is saved.
+		for r := range len(mean) {
+			mean[r] = 0
+		}
+		for r := range len(rstd) {
+			rstd[r] = float32(1 / math.Sqrt(eps))
+		}
+		return nil
 	}
 	if w := plan(workers, rows, 3*cols); w > 1 {
 		run(w, rows, func(lo, hi int) { layerNormRange(cols, eps, x, gamma, beta, y, mean, rstd, lo, hi) })
@@ -195,6 +206,11 @@ func LayerNormBackward(rows, cols int, x, gamma, mean, rstd, dy, dx, dgamma, dbe
 	}
 	if err := checkOpt(op, "dbeta", dbeta, cols); err != nil {
 		return err
+	}
+	if len(x) == 0 {
+		clear(dgamma)
+		clear(dbeta)
+		return nil
 	}
 	if dx != nil {
 		if w := plan(workers, rows, 4*cols); w > 1 {

@@ -33,6 +33,9 @@ func (p Pool2d) outShape(op string, s NCHW) (NCHW, error) {
 	if p.PH > p.KH/2 || p.PW > p.KW/2 {
 		return NCHW{}, shapeErr(op, "pool %+v: padding must be at most half the kernel", p)
 	}
+	if s.H == 0 || s.W == 0 {
+		return NCHW{}, shapeErr(op, "empty plane in input %v", s)
+	}
 	if s.H+2*p.PH < p.KH || s.W+2*p.PW < p.KW {
 		return NCHW{}, shapeErr(op, "pool %+v: window larger than padded input %v", p, s)
 	}
@@ -66,34 +69,22 @@ func checkIdx(op string, idx []int32, n int, optional bool) error {
 	return nil
 }
 
-// better orders max-pooling candidates (value, flat index in the plane) so
-// that the winner of any reduction order is the element PyTorch's row-major
-// scan with `val > maxval || isnan(val)` picks: a NaN beats any number and
-// the last NaN wins; otherwise the larger value wins and, among equal
-// values, the first (smallest index).
-func better(v float32, i int32, m float32, j int32) bool {
-	if v != v {
-		return m == m || i > j
-	}
-	if m != m {
-		return false
-	}
-	return v > m || v == m && i < j
-}
-
-// maxRow is the widest input row the two-pass max-pooling keeps on the
+// maxRow is the widest input row the two-pass max pooling keeps on the
 // stack; wider planes use the direct window scan.
 const maxRow = 1024
 
 // MaxPool2d is nn.MaxPool2d(kernel, stride, padding) with -inf padding: y
 // (shape p.OutShape(s)) is the maximum of each window's in-bounds elements,
 // NaN if any is NaN. idx, when non-nil, receives for backward each maximum's
-// flat index h·W+w within its (n, c) plane, the element PyTorch's indices
-// name (the first maximum in row-major order; the last NaN).
+// flat index h·W+w within its (n, c) plane: the element PyTorch's indices
+// name, i.e. the one its row-major scan with `val > max || isnan(val)`
+// keeps (the first maximum; the last NaN). With idx, y is that element
+// itself; without, y may hold +0 where PyTorch keeps a -0 (equal values).
 //
 // Each output row takes the column-wise maximum over its KH input rows and
 // then the maximum over KW of those, KH+KW comparisons per output instead of
-// KH·KW.
+// KH·KW, without data-dependent branches (random-looking activations make
+// branches mispredict about half the time).
 func MaxPool2d(p Pool2d, s NCHW, x, y []float32, idx []int32, workers int) error {
 	const op = "MaxPool2d"
 	os, err := poolCheck(op, p, s, x, y, "x", "y", workers)
@@ -113,71 +104,120 @@ func MaxPool2d(p Pool2d, s NCHW, x, y []float32, idx []int32, workers int) error
 }
 
 func maxPoolRange(p Pool2d, s, os NCHW, x, y []float32, idx []int32, p0, p1 int) {
-	var cv [maxRow]float32
-	var ch [maxRow]int32
 	H, W, OH, OW := s.H, s.W, os.H, os.W
 	for pl := p0; pl < p1; pl++ {
 		xp := x[pl*H*W : (pl+1)*H*W]
 		yp := y[pl*OH*OW : (pl+1)*OH*OW]
-		var ip []int32
-		if idx != nil {
-			ip = idx[pl*OH*OW : (pl+1)*OH*OW]
-		}
-		if W > maxRow {
+		switch {
+		case W > maxRow:
+			var ip []int32
+			if idx != nil {
+				ip = idx[pl*OH*OW : (pl+1)*OH*OW]
+			}
 			maxPoolDirect(p, s, os, xp, yp, ip)
-			continue
+		case idx == nil:
+			maxPoolPlane(p, s, os, xp, yp)
+		default:
+			maxPoolPlaneIdx(p, s, os, xp, yp, idx[pl*OH*OW:(pl+1)*OH*OW])
 		}
-		for oh := range OH {
-			h0 := oh*p.SH - p.PH
-			ha, hb := max(h0, 0), min(h0+p.KH, H)
-			col := cv[:W]
-			copy(col, xp[ha*W:(ha+1)*W])
-			yr := yp[oh*OW : (oh+1)*OW]
-			if ip == nil {
-				for h := ha + 1; h < hb; h++ {
-					for w, v := range xp[h*W : (h+1)*W] {
-						if v > col[w] || v != v {
-							col[w] = v
-						}
-					}
-				}
-				for ow := range yr {
-					w0 := ow*p.SW - p.PW
-					wa, wb := max(w0, 0), min(w0+p.KW, W)
-					m := col[wa]
-					for _, v := range col[wa+1 : wb] {
-						if v > m || v != v {
-							m = v
-						}
-					}
-					yr[ow] = m
-				}
-				continue
+	}
+}
+
+// maxPoolPlane is the value-only pass. Go's max is branch-free and
+// propagates NaN; it differs from PyTorch only in returning +0 for a window
+// holding both zeros, a difference no arithmetic can observe.
+func maxPoolPlane(p Pool2d, s, os NCHW, xp, yp []float32) {
+	var cv [maxRow]float32
+	H, W := s.H, s.W
+	col := cv[:W]
+	for oh := range os.H {
+		h0 := oh*p.SH - p.PH
+		ha, hb := max(h0, 0), min(h0+p.KH, H)
+		copy(col, xp[ha*W:(ha+1)*W])
+		for h := ha + 1; h < hb; h++ {
+			row := xp[h*W : (h+1)*W]
+			row = row[:len(col)]
+			for w, v := range row {
+				col[w] = max(col[w], v)
 			}
-			rowOf := ch[:W]
-			for w := range rowOf {
-				rowOf[w] = int32(ha)
+		}
+		yr := yp[oh*os.W : (oh+1)*os.W]
+		for ow := range yr {
+			w0 := ow*p.SW - p.PW
+			wa, wb := max(w0, 0), min(w0+p.KW, W)
+			m := col[wa]
+			for _, v := range col[wa+1 : wb] {
+				m = max(m, v)
 			}
-			for h := ha + 1; h < hb; h++ {
-				for w, v := range xp[h*W : (h+1)*W] {
-					if v > col[w] || v != v {
-						col[w] = v
-						rowOf[w] = int32(h)
-					}
+			yr[ow] = m
+		}
+	}
+}
+
+// maxPoolPlaneIdx also finds PyTorch's argmax. The column pass follows
+// PyTorch's rule row by row (rows are scanned in the same order), keeping
+// each column's winning row. The row pass then ranks each column's winner
+// (value v, flat index i) by one integer key whose maximum is the element
+// PyTorch's row-major scan ends on: NaNs above all numbers and the later
+// NaN first; among numbers the larger value, and for equal values (+0 and
+// -0 included) the smaller index.
+func maxPoolPlaneIdx(p Pool2d, s, os NCHW, xp, yp []float32, ip []int32) {
+	var cv [maxRow]float32
+	var cr [maxRow]int32
+	var ck [maxRow]uint64
+	H, W := s.H, s.W
+	col, rowOf, keys := cv[:W], cr[:W], ck[:W]
+	for oh := range os.H {
+		h0 := oh*p.SH - p.PH
+		ha, hb := max(h0, 0), min(h0+p.KH, H)
+		copy(col, xp[ha*W:(ha+1)*W])
+		for w := range rowOf {
+			rowOf[w] = int32(ha)
+		}
+		for h := ha + 1; h < hb; h++ {
+			row := xp[h*W : (h+1)*W]
+			row = row[:len(col)]
+			for w, v := range row {
+				c, r := col[w], rowOf[w]
+				// Two ifs on one assignment compile to conditional moves.
+				if v > c {
+					r = int32(h)
 				}
-			}
-			ir := ip[oh*OW : (oh+1)*OW]
-			for ow := range yr {
-				w0 := ow*p.SW - p.PW
-				wa, wb := max(w0, 0), min(w0+p.KW, W)
-				m, j := col[wa], rowOf[wa]*int32(W)+int32(wa)
-				for w := wa + 1; w < wb; w++ {
-					if v, i := col[w], rowOf[w]*int32(W)+int32(w); better(v, i, m, j) {
-						m, j = v, i
-					}
+				if v != v {
+					r = int32(h)
 				}
-				yr[ow], ir[ow] = m, j
+				// The kept value's sign of zero or NaN payload never changes
+				// a later comparison, so max stands in for "take v".
+				col[w], rowOf[w] = max(c, v), r
 			}
+		}
+		for w, v := range col {
+			i := uint32(rowOf[w])*uint32(W) + uint32(w)
+			b := math.Float32bits(v)
+			if b == 1<<31 {
+				b = 0 // -0 ranks as +0
+			}
+			// Flip negative floats' bits and set positive floats' sign bit:
+			// unsigned order is then numeric order.
+			k := uint64(b^(uint32(int32(b)>>31)|1<<31))<<32 | uint64(^i)
+			if v != v {
+				k = 0xffffffff<<32 | uint64(i)
+			}
+			keys[w] = k
+		}
+		yr, ir := yp[oh*os.W:(oh+1)*os.W], ip[oh*os.W:(oh+1)*os.W]
+		for ow := range yr {
+			w0 := ow*p.SW - p.PW
+			wa, wb := max(w0, 0), min(w0+p.KW, W)
+			k := keys[wa]
+			for _, c := range keys[wa+1 : wb] {
+				k = max(k, c)
+			}
+			j := ^uint32(k)
+			if k>>32 == 0xffffffff {
+				j = uint32(k)
+			}
+			yr[ow], ir[ow] = xp[j], int32(j)
 		}
 	}
 }
@@ -516,7 +556,7 @@ func channelMeanRange(s NCHW, blocks int, x, y []float32, u0, u1 int) {
 // ChannelMeanBackward is the backward of ChannelMean: dx = dy/C for every
 // channel.
 func ChannelMeanBackward(s NCHW, dy, dx []float32, workers int) error {
-	if err := channelCheck("ChannelMeanBackward", s, dx, dy, "dx", "dy", workers); err != nil {
+	if err := channelCheck("ChannelMeanBackward", s, dx, dy, "dx", "dy", workers); err != nil || len(dx) == 0 {
 		return err
 	}
 	planes := s.N * s.C
@@ -608,6 +648,9 @@ func ChannelMaxBackward(s NCHW, idx []int32, dy, dx []float32, workers int) erro
 		}
 	}
 	zeroPar(dx, workers)
+	if len(idx) == 0 {
+		return nil // N may be huge when H·W = 0
+	}
 	hw := s.H * s.W
 	for n := range s.N {
 		for j, c := range idx[n*hw : (n+1)*hw] {

@@ -1,0 +1,4 @@
+package ops
+
+// Exported for the external test package only.
+var ExpInPlace = expInPlace
