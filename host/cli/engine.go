@@ -108,7 +108,7 @@ func (a *App) benchCommand() *cobra.Command {
 	var ef engineFlags
 	var imgsz, batch, iters, warmup int
 	var mode string
-	var fuse, asJSON bool
+	var fuse, asJSON, profile bool
 	eng := &cobra.Command{
 		Use:   "engine",
 		Short: "Time the engine on a model: inference, or a training step (forward + backward)",
@@ -186,6 +186,24 @@ func (a *App) benchCommand() *cobra.Command {
 				fmt.Fprintln(a.Stderr)
 			}
 			sort.Float64s(times)
+			if profile {
+				ops, err := plan.OpTimes()
+				if err != nil {
+					return err
+				}
+				type row struct {
+					op string
+					d  time.Duration
+				}
+				var rows []row
+				for k, v := range ops {
+					rows = append(rows, row{k, v})
+				}
+				sort.Slice(rows, func(i, j int) bool { return rows[i].d > rows[j].d })
+				for _, r := range rows {
+					fmt.Fprintf(a.Stderr, "%-32s %8.2f ms\n", r.op, float64(r.d.Microseconds())/1000)
+				}
+			}
 			sum, _ := g.Summarize(imgsz)
 			res := benchJSON{Model: mf.cfg, Mode: mode, ImgSize: imgsz, Batch: batch, Iters: iters, BLAS: e.BLASName(), Threads: e.Threads(),
 				MsPerIter: median(times), MinMs: times[0], PeakRSSMB: peakRSSMB(), PlanMemMB: float64(plan.MemoryFloats()) * 4 / (1 << 20)}
@@ -213,6 +231,7 @@ func (a *App) benchCommand() *cobra.Command {
 	eng.Flags().StringVar(&mode, "mode", "infer", "infer or train")
 	eng.Flags().BoolVar(&fuse, "fuse", false, "fold BatchNorm into convolutions (infer)")
 	eng.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	eng.Flags().BoolVar(&profile, "profile", false, "also print the time per operator type (one extra iteration)")
 	cmd.AddCommand(eng)
 	return cmd
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/yoloforge/yoloforge/host/engine/conv"
 	"github.com/yoloforge/yoloforge/host/engine/ops"
@@ -411,4 +412,39 @@ func (p *Plan) MemoryFloats() int {
 		count(s)
 	}
 	return total
+}
+
+// OpTimes runs Forward (and Backward for train plans) once more and
+// returns the time spent per operator type and direction, for finding
+// where a model's time goes (`yoloforge bench engine --profile`).
+func (p *Plan) OpTimes() (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for i := range p.steps {
+		st := &p.steps[i]
+		start := time.Now()
+		if err := st.fwd(); err != nil {
+			return nil, err
+		}
+		out[st.node.Op+" forward"] += time.Since(start)
+	}
+	if !p.train {
+		return out, nil
+	}
+	for _, v := range p.zeroed {
+		if !v.output {
+			clear(v.grad)
+		}
+	}
+	for i := len(p.steps) - 1; i >= 0; i-- {
+		st := &p.steps[i]
+		if st.bwd == nil {
+			continue
+		}
+		start := time.Now()
+		if err := st.bwd(); err != nil {
+			return nil, err
+		}
+		out[st.node.Op+" backward"] += time.Since(start)
+	}
+	return out, nil
 }

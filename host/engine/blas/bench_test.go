@@ -3,6 +3,7 @@ package blas_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/yoloforge/yoloforge/host/engine/blas"
@@ -24,7 +25,15 @@ var benchShapes = []struct {
 
 func benchBackends(b *testing.B) []blas.Backend {
 	bs := []blas.Backend{}
+	generic := false
 	for _, k := range blas.KernelNames() {
+		// Only the default portable kernel; the other is strictly slower here.
+		if strings.HasPrefix(k, "go-") {
+			if generic {
+				continue
+			}
+			generic = true
+		}
 		bs = append(bs, blas.NewGoWithKernel(0, k))
 	}
 	if ob, err := blas.NewOpenBLAS(0); err == nil {

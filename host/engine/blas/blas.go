@@ -3,9 +3,10 @@
 //
 // Two backends implement Backend: OpenBLAS, loaded at run time through
 // github.com/ebitengine/purego so that neither the build nor the tests need
-// cgo or a C toolchain, and a pure-Go cache-blocked implementation (with an
-// optional AVX-512 assembly micro-kernel) used when OpenBLAS is absent.
-// Open picks the best one available.
+// cgo or a C toolchain, and a cache-blocked Go implementation used when
+// OpenBLAS is absent. The Go backend runs an AVX-512 or AVX2 assembly
+// micro-kernel where the CPU has one and a portable Go kernel otherwise
+// (build tag noasm forces the latter). Open picks the best one available.
 //
 // All matrices are row-major, as in CBLAS with CblasRowMajor. Neither backend
 // allocates in Sgemm once it has seen the largest problem size.
@@ -35,6 +36,11 @@ type Backend interface {
 	Threads() int
 }
 
+// LibraryEnv names the environment variable that overrides the OpenBLAS
+// search: a path to the shared library to load instead, or "off" to behave
+// as if OpenBLAS were not installed.
+const LibraryEnv = "YOLOFORGE_OPENBLAS"
+
 // Options selects a backend.
 type Options struct {
 	// Prefer is "auto" (or empty): OpenBLAS when its library loads, else Go;
@@ -47,6 +53,8 @@ type Options struct {
 
 // Open returns the best backend allowed by opts together with a one-line,
 // human-readable description for diagnostics such as `yoloforge env`.
+// OpenBLAS is searched for under its usual names and directories unless
+// LibraryEnv says otherwise.
 func Open(opts Options) (Backend, string, error) {
 	threads := effectiveThreads(opts.Threads)
 	switch strings.ToLower(strings.TrimSpace(opts.Prefer)) {

@@ -80,7 +80,7 @@ func (g *Go) Name() string { return "go" }
 // Threads implements Backend.
 func (g *Go) Threads() int { return g.threads }
 
-// Kernel names the micro-kernel in use, e.g. "avx512-12x32" or "go-4x4".
+// Kernel names the micro-kernel in use, e.g. "avx512-12x32" or "go-4x2".
 func (g *Go) Kernel() string { return g.kern.name }
 
 // Describe returns a one-line description for diagnostics.

@@ -31,10 +31,14 @@ type edgeKernel struct {
 // accumulators + 6 operands) is the largest tile that does not spill
 // (measured ~2x faster than a spilling 4x4). arm64 has 32 FP registers and
 // fused FMADD, where 4x4 fits.
-var (
-	go4x2 = kernel{name: "go-4x2", mr: 4, nr: 2, fn: kernel4x2}
-	go4x4 = kernel{name: "go-4x4", mr: 4, nr: 4, fn: kernel4x4}
-)
+func portableKernels() []kernel {
+	go4x2 := kernel{name: "go-4x2", mr: 4, nr: 2, fn: kernel4x2}
+	go4x4 := kernel{name: "go-4x4", mr: 4, nr: 4, fn: kernel4x4}
+	if runtime.GOARCH == "arm64" {
+		return []kernel{go4x4, go4x2}
+	}
+	return []kernel{go4x2, go4x4}
+}
 
 func kernel4x2(kc int, a, b, c []float32, ldc int, beta float32, load bool) {
 	var c00, c01, c10, c11, c20, c21, c30, c31 float32
@@ -134,8 +138,5 @@ func kernel4x4(kc int, a, b, c []float32, ldc int, beta float32, load bool) {
 // kernels returns every micro-kernel usable on this machine, best first.
 // Both portable kernels are always included so tests cover them everywhere.
 func kernels() []kernel {
-	if runtime.GOARCH == "arm64" {
-		return append(asmKernels(), go4x4, go4x2)
-	}
-	return append(asmKernels(), go4x2, go4x4)
+	return append(asmKernels(), portableKernels()...)
 }

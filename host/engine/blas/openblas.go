@@ -51,12 +51,17 @@ type sgemmArgs struct {
 	call                   [13]uintptr
 }
 
+// threadTimeout is the OPENBLAS_THREAD_TIMEOUT (log2 of the idle spin in
+// cycles) used when the environment does not set one.
+const threadTimeout = "16"
+
 // openblasLib is the process-wide loaded library.
 type openblasLib struct {
 	path        string
 	config      string
 	coreName    string
 	coreTypeSet bool // yoloforge set OPENBLAS_CORETYPE itself
+	timeoutSet  bool // yoloforge set OPENBLAS_THREAD_TIMEOUT itself
 	int64       bool
 	sgemm       uintptr
 	setThreads  uintptr
@@ -109,22 +114,46 @@ func loadOpenBLAS() (*openblasLib, error) {
 }
 
 func doLoadOpenBLAS() (*openblasLib, error) {
+	candidates := openblasCandidates()
+	switch v := os.Getenv(LibraryEnv); {
+	case v == "off":
+		return nil, fmt.Errorf("disabled by %s=off", LibraryEnv)
+	case v != "":
+		candidates = []string{v}
+	}
 	lib := &openblasLib{}
 	// OpenBLAS picks its kernels in a library constructor, so the core type
 	// must be in the environment before dlopen. With DYNAMIC_ARCH builds
 	// older than the CPU (e.g. 0.3.21 on Zen 4/5) detection falls back to
 	// AVX2 kernels; SkylakeX selects the AVX-512 ones.
-	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set && hasAVX512ForOpenBLAS() {
+	if os.Getenv("OPENBLAS_CORETYPE") == "" && hasAVX512ForOpenBLAS() {
 		if err := os.Setenv("OPENBLAS_CORETYPE", "SkylakeX"); err != nil {
 			return nil, fmt.Errorf("set OPENBLAS_CORETYPE: %w", err)
 		}
 		lib.coreTypeSet = true
 	}
+	// Idle OpenBLAS worker threads busy-wait (sched_yield) for 2^28 cycles,
+	// about 0.1 s, after every call. On a 2-core machine that steals a core
+	// from the Go-side kernels (im2col, col2im, element-wise ops) that run
+	// between sgemm calls; profiles showed up to 40% of CPU time in the
+	// spinning threads. 2^16 cycles (~25 us) still covers back-to-back
+	// calls. Like the core type, this is read when the library loads.
+	if os.Getenv("OPENBLAS_THREAD_TIMEOUT") == "" {
+		if err := os.Setenv("OPENBLAS_THREAD_TIMEOUT", threadTimeout); err != nil {
+			return nil, fmt.Errorf("set OPENBLAS_THREAD_TIMEOUT: %w", err)
+		}
+		lib.timeoutSet = true
+	}
 	var handle uintptr
 	var errs []error
-	for _, name := range openblasCandidates() {
+	for _, name := range candidates {
 		if strings.HasPrefix(name, "/") {
+			// Skip absent standard locations quietly; dlopen's message
+			// for them would only repeat "No such file".
 			if _, err := os.Stat(name); err != nil {
+				if len(candidates) == 1 {
+					errs = append(errs, err)
+				}
 				continue
 			}
 		}
@@ -137,7 +166,18 @@ func doLoadOpenBLAS() (*openblasLib, error) {
 		break
 	}
 	if handle == 0 {
-		return nil, fmt.Errorf("no OpenBLAS shared library found (tried libopenblas.so.0, libopenblas.so and standard directories): %w", errors.Join(errs...))
+		// Leave the environment as we found it for whatever runs next.
+		if lib.coreTypeSet {
+			os.Unsetenv("OPENBLAS_CORETYPE")
+		}
+		if lib.timeoutSet {
+			os.Unsetenv("OPENBLAS_THREAD_TIMEOUT")
+		}
+		tried := strings.Join(candidates[:min(len(candidates), 3)], ", ")
+		if len(candidates) > 3 {
+			tried += " and standard directories"
+		}
+		return nil, fmt.Errorf("no OpenBLAS shared library found (tried %s): %w", tried, errors.Join(errs...))
 	}
 	if p := mappedPath("openblas"); p != "" {
 		lib.path = p
@@ -235,14 +275,19 @@ func (o *OpenBLAS) Describe() string {
 	how := "detected"
 	if o.lib.coreTypeSet {
 		how = "OPENBLAS_CORETYPE=SkylakeX set by yoloforge"
-	} else if v, ok := os.LookupEnv("OPENBLAS_CORETYPE"); ok {
+	} else if v := os.Getenv("OPENBLAS_CORETYPE"); v != "" {
 		how = "OPENBLAS_CORETYPE=" + v + " from environment"
 	}
 	core := o.lib.coreName
 	if core == "" {
 		core = "unknown"
 	}
-	return fmt.Sprintf("openblas: %s, core %s (%s), %d thread(s) [%s]", o.lib.path, core, how, o.Threads(), o.lib.config)
+	timeout := "OPENBLAS_THREAD_TIMEOUT=" + os.Getenv("OPENBLAS_THREAD_TIMEOUT")
+	if o.lib.timeoutSet {
+		timeout += " set by yoloforge"
+	}
+	return fmt.Sprintf("openblas: %s, core %s (%s), %d thread(s), %s [%s]",
+		o.lib.path, core, how, o.Threads(), timeout, o.lib.config)
 }
 
 // Close implements io.Closer; the shared library stays loaded.

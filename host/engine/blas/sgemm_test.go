@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -265,5 +267,21 @@ var _ = Describe("Open", func() {
 			return
 		}
 		Expect(err).To(MatchError(ContainSubstring("openblas")))
+	})
+})
+
+var _ = Describe("without an OpenBLAS library", func() {
+	It("skips the OpenBLAS specs cleanly and falls back to Go", func() {
+		if os.Getenv(blas.LibraryEnv) != "" {
+			Skip(blas.LibraryEnv + " is already set in this process")
+		}
+		// The library is loaded once per process, so absence is simulated
+		// in a child run of this test binary.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBLAS$", "-ginkgo.no-color", "-ginkgo.focus=openblas|Open")
+		cmd.Env = append(os.Environ(), blas.LibraryEnv+"=/nonexistent/libopenblas.so.0")
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(MatchRegexp(`\b0 Failed`))
+		Expect(string(out)).To(MatchRegexp(`\b[1-9][0-9]* Skipped`))
 	})
 })

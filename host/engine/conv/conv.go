@@ -33,7 +33,7 @@ func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 	if g.Depthwise() {
 		t.kind, t.items = taskDepthwiseForward, g.N*g.K
 		t.x, t.w, t.bias, t.y = x, w, bias, y
-		ws.run()
+		ws.run(g.OutputSize() * g.KH * g.KW)
 		return nil
 	}
 
@@ -41,7 +41,7 @@ func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 	if bias != nil {
 		t.kind, t.items = taskFillBias, g.N*g.K
 		t.y, t.bias = y, bias
-		ws.run()
+		ws.run(g.OutputSize())
 		beta = 1
 	}
 	cg, kg := g.C/g.Groups, g.K/g.Groups
@@ -61,7 +61,7 @@ func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 			b := xg
 			if col != nil {
 				t.kind, t.items, t.x, t.col = taskIm2col, ckk, xg, col
-				ws.run()
+				ws.run(ckk * ohw)
 				b = col
 			}
 			be.Sgemm(false, false, kg, ohw, ckk, 1, wg, ckk, b, ohw, beta, yg, ohw)
@@ -100,7 +100,7 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 	t.g, t.oh, t.ow = g, g.OutH(), g.OutW()
 	if db != nil {
 		t.kind, t.items, t.dy, t.db = taskBiasGrad, g.K, dy, db
-		ws.run()
+		ws.run(g.OutputSize())
 		t.db = nil
 	}
 	if dx == nil && dw == nil {
@@ -109,7 +109,7 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 	if g.Depthwise() {
 		t.kind, t.items = taskDepthwiseBackward, g.C
 		t.x, t.w, t.dy, t.dx, t.dw = x, w, dy, dx, dw
-		ws.run()
+		ws.run(g.OutputSize() * g.KH * g.KW)
 		return nil
 	}
 
@@ -131,7 +131,7 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 				b := xg
 				if col != nil {
 					t.kind, t.items, t.x, t.col = taskIm2col, ckk, xg, col
-					ws.run()
+					ws.run(ckk * ohw)
 					b = col
 				}
 				beta := float32(1)
@@ -150,7 +150,7 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 				}
 				be.Sgemm(true, false, ckk, ohw, kg, 1, wg, ckk, dyg, ohw, 0, col, ohw)
 				t.kind, t.items, t.col, t.dx = taskCol2im, cg, col, dxg
-				ws.run()
+				ws.run(ckk * ohw)
 			}
 		}
 	}

@@ -39,7 +39,11 @@ var geometries = []geomCase{
 	{"1x1 stride 2", conv.Geometry{N: 1, C: 4, H: 7, W: 7, K: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 2}, false, "im2col"},
 	{"6x6 stride 2 pad 2 (YOLOv5 stem)", conv.Geometry{N: 2, C: 3, H: 16, W: 16, K: 8, KH: 6, KW: 6, StrideH: 2, StrideW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2}, false, "im2col"},
 	{"kernel covers whole input", conv.Geometry{N: 2, C: 3, H: 5, W: 5, K: 2, KH: 5, KW: 5}, false, "im2col"},
-	{"larger dense (sgemm runs parallel)", conv.Geometry{N: 2, C: 16, H: 20, W: 20, K: 32, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, false, "im2col"},
+	// Large enough for every kernel to be split across workers.
+	{"larger dense (parallel)", conv.Geometry{N: 2, C: 16, H: 20, W: 20, K: 48, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, false, "im2col"},
+	{"larger grouped stride 2 (parallel)", conv.Geometry{N: 2, C: 16, H: 41, W: 40, K: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2}, false, "im2col"},
+	{"larger depthwise multiplier 2 (parallel)", conv.Geometry{N: 2, C: 8, H: 20, W: 21, K: 16, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 8}, false, "depthwise"},
+	{"larger 1x1 (parallel)", conv.Geometry{N: 2, C: 24, H: 30, W: 30, K: 40, KH: 1, KW: 1}, false, "pointwise"},
 }
 
 func randTensor(r *rand.Rand, n int) []float32 {

@@ -77,7 +77,17 @@ func (ws *Workspace) scratch(n int) ([]float32, error) {
 	return ws.buf, nil
 }
 
-// run executes the configured task on all workers.
-func (ws *Workspace) run() {
+// parallelMinWork is the smallest task, in floats touched, worth waking
+// the other workers for; handing off costs a few microseconds, about the
+// time one core needs to stream this much.
+const parallelMinWork = 32 << 10
+
+// run executes the configured task, touching about work floats, on all
+// workers, or on the caller alone when it is too small to split.
+func (ws *Workspace) run(work int) {
+	if work < parallelMinWork {
+		ws.task.Run(0, 1)
+		return
+	}
 	ws.pool.Run(&ws.task)
 }

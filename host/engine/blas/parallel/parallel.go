@@ -1,5 +1,5 @@
-// Package parallel provides the small fixed-size worker pool and spin barrier
-// shared by the engine's CPU kernels (sgemm, im2col, col2im, depthwise).
+// Package parallel provides the small fixed-size worker pool shared by the
+// engine's CPU kernels (sgemm, im2col, col2im, depthwise).
 //
 // The pool exists because the kernels must not allocate after warm-up: a `go`
 // statement with captured arguments allocates a closure on every call, while
@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // Task is one parallel region. Run is called once per worker with
@@ -128,38 +127,4 @@ func Split(n, worker, parts int) (lo, hi int) {
 		hi++
 	}
 	return lo, hi
-}
-
-// Barrier is a reusable sense-reversing barrier for a fixed number of
-// workers. It spins briefly (phases in the kernels are tens of microseconds)
-// and then yields the processor so that an oversubscribed machine still makes
-// progress. The zero value is not usable; call Reset first.
-type Barrier struct {
-	n       int32
-	arrived atomic.Int32
-	gen     atomic.Uint32
-}
-
-// Reset prepares the barrier for n workers. It must not race with Wait.
-func (b *Barrier) Reset(n int) {
-	b.n = int32(n)
-	b.arrived.Store(0)
-}
-
-// Wait blocks until all n workers have called Wait for the current phase.
-func (b *Barrier) Wait() {
-	if b.n <= 1 {
-		return
-	}
-	g := b.gen.Load()
-	if b.arrived.Add(1) == b.n {
-		b.arrived.Store(0)
-		b.gen.Add(1)
-		return
-	}
-	for spins := 0; b.gen.Load() == g; spins++ {
-		if spins > 64 {
-			runtime.Gosched()
-		}
-	}
 }

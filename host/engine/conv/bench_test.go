@@ -1,0 +1,84 @@
+package conv_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas"
+	"github.com/yoloforge/yoloforge/host/engine/conv"
+)
+
+// yolov5s320 are representative YOLOv5s layers at 320x320 input, batch 1.
+var yolov5s320 = []struct {
+	name string
+	g    conv.Geometry
+	dx   bool // the stem's input gradient is never needed in training
+}{
+	{"stem_3x320_k32_6x6s2", conv.Geometry{N: 1, C: 3, H: 320, W: 320, K: 32, KH: 6, KW: 6, StrideH: 2, StrideW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2}, false},
+	{"down_32x160_k64_3x3s2", conv.Geometry{N: 1, C: 32, H: 160, W: 160, K: 64, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, true},
+	{"c3_1x1_64x80_k32", conv.Geometry{N: 1, C: 64, H: 80, W: 80, K: 32, KH: 1, KW: 1}, true},
+	{"bottleneck_32x80_k32_3x3", conv.Geometry{N: 1, C: 32, H: 80, W: 80, K: 32, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, true},
+	{"bottleneck_64x40_k64_3x3", conv.Geometry{N: 1, C: 64, H: 40, W: 40, K: 64, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, true},
+	{"down_128x40_k256_3x3s2", conv.Geometry{N: 1, C: 128, H: 40, W: 40, K: 256, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, true},
+	{"down_256x20_k512_3x3s2", conv.Geometry{N: 1, C: 256, H: 20, W: 20, K: 512, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, true},
+	{"depthwise_64x80_3x3", conv.Geometry{N: 1, C: 64, H: 80, W: 80, K: 64, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 64}, true},
+}
+
+func benchBackends(b *testing.B) []blas.Backend {
+	bs := []blas.Backend{blas.NewGo(0)}
+	if ob, err := blas.NewOpenBLAS(0); err == nil {
+		bs = append(bs, ob)
+	} else {
+		b.Logf("OpenBLAS unavailable: %v", err)
+	}
+	return bs
+}
+
+// BenchmarkConv reports forward and forward+backward throughput; FLOPs are
+// 2 per multiply-accumulate, with dX and dW each costing one forward.
+func BenchmarkConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, be := range benchBackends(b) {
+		ws := conv.NewWorkspace(be.Threads())
+		for _, l := range yolov5s320 {
+			g := l.g
+			ws.Reserve(g)
+			x, w, bias := randTensor(r, g.InputSize()), randTensor(r, g.WeightSize()), randTensor(r, g.K)
+			y, dy := make([]float32, g.OutputSize()), randTensor(r, g.OutputSize())
+			var dx []float32
+			if l.dx {
+				dx = make([]float32, len(x))
+			}
+			dw, db := make([]float32, len(w)), make([]float32, g.K)
+			macs := float64(g.MACs())
+			label := fmt.Sprintf("%s-t%d/%s", be.Name(), be.Threads(), l.name)
+			b.Run(label+"/fwd", func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			b.Run(label+"/fwd+bwd", func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+						b.Fatal(err)
+					}
+					if err := conv.Backward(be, g, x, w, dy, dx, dw, db, ws); err != nil {
+						b.Fatal(err)
+					}
+				}
+				flops := 2 * macs * 2 // forward + dW
+				if l.dx {
+					flops += 2 * macs
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		ws.Close()
+	}
+}
