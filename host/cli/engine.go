@@ -187,7 +187,7 @@ func (a *App) benchCommand() *cobra.Command {
 			}
 			sort.Float64s(times)
 			if profile {
-				ops, err := plan.OpTimes()
+				steps, err := plan.Profile()
 				if err != nil {
 					return err
 				}
@@ -195,8 +195,15 @@ func (a *App) benchCommand() *cobra.Command {
 					op string
 					d  time.Duration
 				}
+				byOp := map[string]time.Duration{}
+				for _, s := range steps {
+					byOp[s.Op+" forward"] += s.Forward
+					if s.Backward > 0 {
+						byOp[s.Op+" backward"] += s.Backward
+					}
+				}
 				var rows []row
-				for k, v := range ops {
+				for k, v := range byOp {
 					rows = append(rows, row{k, v})
 				}
 				sort.Slice(rows, func(i, j int) bool { return rows[i].d > rows[j].d })

@@ -21,13 +21,17 @@ type Options struct {
 	// Threads used by matrix products and element-wise kernels; zero means
 	// GOMAXPROCS.
 	Threads int
+	// NoBatchSplit turns off running convolutions over a batch as one
+	// part per thread (see batchSplit); batches of one never split.
+	NoBatchSplit bool
 }
 
 // Engine holds what every plan shares: the BLAS backend and the worker count.
 type Engine struct {
-	be      blas.Backend
-	desc    string
-	workers int
+	be         blas.Backend
+	desc       string
+	workers    int
+	splitBatch bool
 }
 
 // New opens the BLAS backend the options ask for.
@@ -40,7 +44,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &Engine{be: be, desc: desc, workers: threads}, nil
+	return &Engine{be: be, desc: desc, workers: threads, splitBatch: !opts.NoBatchSplit}, nil
 }
 
 // BLAS describes the matrix-product backend in use, for `yoloforge env`.

@@ -103,3 +103,21 @@ func sameShape(a, b []int) bool {
 	}
 	return true
 }
+
+// Clone copies every tensor's values (not gradients) into a new Params.
+func (ps *Params) Clone() *Params {
+	out := &Params{byName: map[string]*Param{}, order: append([]string(nil), ps.order...)}
+	for name, p := range ps.byName {
+		out.byName[name] = &Param{Name: p.Name, Shape: p.Shape, Role: p.Role, Data: append([]float32(nil), p.Data...)}
+	}
+	return out
+}
+
+// CopyFrom copies the values of every tensor of src with the same name.
+func (ps *Params) CopyFrom(src *Params) {
+	for name, p := range ps.byName {
+		if s, ok := src.byName[name]; ok && len(s.Data) == len(p.Data) {
+			copy(p.Data, s.Data)
+		}
+	}
+}

@@ -65,6 +65,7 @@ type Plan struct {
 	inputs  []string
 	outputs []string
 	ws      *conv.Workspace
+	split   *batchSplit // nil: one image at a time with multi-threaded kernels
 	// scratch[i] receives the gradient for a node's i-th input when that
 	// input sums contributions from several consumers.
 	scratch [][]float32
@@ -81,6 +82,9 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 	}
 	p := &Plan{e: e, params: params, train: opts.Train, vals: map[string]*value{}, outputs: g.Outputs,
 		ws: conv.NewWorkspace(e.workers)}
+	if e.workers > 1 && e.splitBatch {
+		p.split = newBatchSplit(e.workers)
+	}
 	for _, in := range g.Inputs {
 		s := shapes[in.Name]
 		for _, d := range s {
@@ -414,18 +418,25 @@ func (p *Plan) MemoryFloats() int {
 	return total
 }
 
-// OpTimes runs Forward (and Backward for train plans) once more and
-// returns the time spent per operator type and direction, for finding
-// where a model's time goes (`yoloforge bench engine --profile`).
-func (p *Plan) OpTimes() (map[string]time.Duration, error) {
-	out := map[string]time.Duration{}
+// StepTime is how long one node took in one profiled iteration.
+type StepTime struct {
+	Node, Op          string
+	Forward, Backward time.Duration
+}
+
+// Profile runs Forward (and Backward for train plans) once more, timing
+// every node, for finding where a model's time goes
+// (`yoloforge bench engine --profile`).
+func (p *Plan) Profile() ([]StepTime, error) {
+	out := make([]StepTime, len(p.steps))
 	for i := range p.steps {
 		st := &p.steps[i]
+		out[i] = StepTime{Node: st.node.Name, Op: st.node.Op}
 		start := time.Now()
 		if err := st.fwd(); err != nil {
 			return nil, err
 		}
-		out[st.node.Op+" forward"] += time.Since(start)
+		out[i].Forward = time.Since(start)
 	}
 	if !p.train {
 		return out, nil
@@ -444,7 +455,7 @@ func (p *Plan) OpTimes() (map[string]time.Duration, error) {
 		if err := st.bwd(); err != nil {
 			return nil, err
 		}
-		out[st.node.Op+" backward"] += time.Since(start)
+		out[i].Backward = time.Since(start)
 	}
 	return out, nil
 }
