@@ -21,9 +21,10 @@ type Options struct {
 	// Threads used by matrix products and element-wise kernels; zero means
 	// GOMAXPROCS.
 	Threads int
-	// NoBatchSplit turns off running convolutions over a batch as one
-	// part per thread (see batchSplit); batches of one never split.
-	NoBatchSplit bool
+	// BatchSplit runs convolutions over a batch as one part per thread
+	// with single-threaded kernels (see batchSplit); batches of one never
+	// split. Off by default until it measures faster on more machines.
+	BatchSplit bool
 }
 
 // Engine holds what every plan shares: the BLAS backend and the worker count.
@@ -44,7 +45,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &Engine{be: be, desc: desc, workers: threads, splitBatch: !opts.NoBatchSplit}, nil
+	return &Engine{be: be, desc: desc, workers: threads, splitBatch: opts.BatchSplit}, nil
 }
 
 // BLAS describes the matrix-product backend in use, for `yoloforge env`.
