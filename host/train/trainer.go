@@ -23,7 +23,7 @@ import (
 // Hyp is the training half of a hyp file (the loss and augmentation halves
 // live in loss.Hyp and data.Hyp).
 type Hyp struct {
-	LR0, LRF, Momentum, WeightDecay             float64
+	LR0, LRF, Momentum, WeightDecay            float64
 	WarmupEpochs, WarmupMomentum, WarmupBiasLR float64
 }
 
@@ -80,12 +80,12 @@ type Options struct {
 
 // EpochResult is one row of results.csv.
 type EpochResult struct {
-	Epoch                  int
-	Box, Obj, Cls          float64
-	P, R, MAP50, MAP       float64
-	LR                     [3]float64
-	Validated              bool
-	Seconds, ImagesPerSec  float64
+	Epoch                 int
+	Box, Obj, Cls         float64
+	P, R, MAP50, MAP      float64
+	LR                    [3]float64
+	Validated             bool
+	Seconds, ImagesPerSec float64
 }
 
 // Fitness is train.py's model selection score.
