@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,9 +18,10 @@ import (
 
 // modelFlags are the flags shared by every verb that builds a model.
 type modelFlags struct {
-	cfg  string
-	nc   int
-	sets []string
+	cfg      string
+	nc       int
+	ncForced bool // nc comes from elsewhere (the dataset), not the flag
+	sets     []string
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -82,14 +84,17 @@ func (a *App) buildModel(cmd *cobra.Command, mf *modelFlags) (*ir.Graph, error) 
 			src.Data = data
 		}
 	}
-	if cmd.Flags().Changed("nc") {
+	if mf.nc > 0 && (cmd == nil || cmd.Flags().Changed("nc") || mf.ncForced) {
 		src.Sets = append([]string{fmt.Sprintf("nc=%d", mf.nc)}, src.Sets...)
 	}
 	m, err := config.LoadModel(src)
 	if err != nil {
 		return nil, err
 	}
-	ctx := cmd.Context()
+	ctx := context.Background()
+	if cmd != nil {
+		ctx = cmd.Context()
+	}
 	if m.Format == config.FormatReference {
 		return assemble.BuildReference(&assemble.Reference{
 			File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple, WidthMultiple: m.WidthMultiple,
