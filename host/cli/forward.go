@@ -62,7 +62,7 @@ func loadModelWeights(g *ir.Graph, path string, fuse bool) (*ir.Graph, *engine.P
 	if err := params.Initialize(g, 0); err != nil {
 		return nil, nil, err
 	}
-	err = params.Load(tensors, weights.LegitimatelyExtra)
+	err = params.Load(tensors, weightsIgnore)
 	if err == nil {
 		if fuse {
 			return engine.FoldBatchNorm(g, params)
@@ -70,7 +70,7 @@ func loadModelWeights(g *ir.Graph, path string, fuse bool) (*ir.Graph, *engine.P
 		return g, params, nil
 	}
 	fg, fp, ferr := engine.FoldBatchNorm(g, params)
-	if ferr == nil && fp.Load(tensors, weights.LegitimatelyExtra) == nil {
+	if ferr == nil && fp.Load(tensors, weightsIgnore) == nil {
 		return fg, fp, nil
 	}
 	return nil, nil, fmt.Errorf("weights %s do not fit the model: %w", path, err)
