@@ -169,6 +169,7 @@ func (a *App) runTraining(ctx context.Context, exp *config.Experiment, ef engine
 		Hyp: hyp.train, LossHyp: hyp.loss, Augment: hyp.augment, Optimizer: train.OptimizerKind(exp.Optimizer), Cosine: exp.CosLR,
 		Epochs: exp.Epochs, Batch: exp.Batch, ImgSize: exp.ImgSize, Seed: exp.Seed, Workers: exp.Workers,
 		CacheRAM: int64(exp.CacheRAMMB) << 20, OutDir: out, Resume: exp.Resume, Progress: a.Stderr, ValEvery: exp.ValEvery,
+		NominalBatch: exp.NominalBatch,
 		Meta: map[string]string{"config": exp.Model, "data": dataPath, "hyp": hyp.file, "nc": strconv.Itoa(dcfg.NC),
 			"names": strings.Join(dcfg.Names, ","), "imgsz": strconv.Itoa(exp.ImgSize)},
 	})

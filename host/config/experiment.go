@@ -34,6 +34,9 @@ type Experiment struct {
 	CacheRAMMB int
 	ValEvery   int
 	NC         int // optional model nc override; 0: take the data's
+	// NominalBatch is the batch gradients are accumulated to before a step
+	// (the reference's nbs, 64); smaller means more updates per epoch.
+	NominalBatch int
 	Origin     map[string]string
 }
 
@@ -90,6 +93,7 @@ var experimentKeys = []experimentKey{
 	{"cache_ram_mb", "an integer >= 0", intKey(func(e *Experiment) *int { return &e.CacheRAMMB }, 0)},
 	{"val_every", "an integer >= 1", intKey(func(e *Experiment) *int { return &e.ValEvery }, 1)},
 	{"nc", "an integer >= 1", intKey(func(e *Experiment) *int { return &e.NC }, 1)},
+	{"nbs", "an integer >= 1", intKey(func(e *Experiment) *int { return &e.NominalBatch }, 1)},
 	{"seed", "an integer", func(e *Experiment, v any) bool {
 		n, ok := toInt(v)
 		e.Seed = n
@@ -105,7 +109,7 @@ var experimentKeys = []experimentKey{
 // DefaultExperiment holds the settings a file may leave out.
 func DefaultExperiment() Experiment {
 	return Experiment{Model: "yolov5s", Hyp: "hyp.scratch-low", Epochs: 100, Batch: 16, ImgSize: 640, Optimizer: "SGD",
-		Workers: 2, Project: "runs/train", Name: "exp", CacheRAMMB: 0, ValEvery: 1}
+		Workers: 2, Project: "runs/train", Name: "exp", CacheRAMMB: 0, ValEvery: 1, NominalBatch: 64}
 }
 
 // LoadExperiment reads an experiment: file (or src.Data) < YOLOFORGE_TRAIN_*
