@@ -37,7 +37,7 @@ type Experiment struct {
 	// NominalBatch is the batch gradients are accumulated to before a step
 	// (the reference's nbs, 64); smaller means more updates per epoch.
 	NominalBatch int
-	Origin     map[string]string
+	Origin       map[string]string
 }
 
 // ExperimentEnvPrefix marks environment variables that set experiment
