@@ -133,66 +133,99 @@ func clampF(v, lo, hi float64) float64 {
 }
 
 // warp is cv2.warpAffine / cv2.warpPerspective with bilinear sampling and
-// a constant PadValue border: dst(x, y) = src(inv * (x, y, 1)). dst is
-// already sized.
+// a constant PadValue border: dst(x, y) = src(inv * (x, y, 1)). Like cv2,
+// source coordinates are quantised to 1/32 pixel and interpolated in fixed
+// point; the affine case steps along rows in integers as cv2 does (1/1024
+// pixel). dst is already sized.
 func warp(dst, src *Image, inv mat3, persp bool) {
+	if persp {
+		warpPerspective(dst, src, inv)
+		return
+	}
 	W, H := src.W, src.H
-	sp := src.Pix
-	out := dst.Pix
+	sp, out := src.Pix, dst.Pix
+	stride := 3 * W
+	adx := make([]int, 2*dst.W)
+	ady := adx[dst.W:]
+	for x := range dst.W {
+		adx[x] = int(math.Round(inv[0][0] * float64(x) * 1024))
+		ady[x] = int(math.Round(inv[1][0] * float64(x) * 1024))
+	}
+	maxX, maxY := W<<10, H<<10
 	i := 0
 	for y := range dst.H {
-		fy := float64(y)
-		bx := inv[0][1]*fy + inv[0][2]
-		by := inv[1][1]*fy + inv[1][2]
-		bz := inv[2][1]*fy + inv[2][2]
+		X0 := int(math.Round((inv[0][1]*float64(y) + inv[0][2]) * 1024))
+		Y0 := int(math.Round((inv[1][1]*float64(y) + inv[1][2]) * 1024))
 		for x := range dst.W {
-			fx := float64(x)
-			sx := inv[0][0]*fx + bx
-			sy := inv[1][0]*fx + by
-			if persp {
-				z := inv[2][0]*fx + bz
-				if z != 0 {
-					sx, sy = sx/z, sy/z
-				}
-			}
-			sampleBilinear(out[i:i+3:i+3], sp, W, H, sx, sy)
+			X, Y := X0+adx[x], Y0+ady[x]
+			o := out[i : i+3 : i+3]
 			i += 3
+			if X <= -1024 || Y <= -1024 || X >= maxX || Y >= maxY {
+				o[0], o[1], o[2] = PadValue, PadValue, PadValue
+				continue
+			}
+			samplePoint(o, sp, W, H, stride, X>>5, Y>>5)
 		}
 	}
 }
 
-// sampleBilinear writes the bilinear sample of src at (sx, sy) to o, with
-// PadValue outside the image as cv2's BORDER_CONSTANT.
-func sampleBilinear(o, sp []uint8, W, H int, sx, sy float64) {
-	if !(sx > -1 && sy > -1 && sx < float64(W) && sy < float64(H)) {
-		o[0], o[1], o[2] = PadValue, PadValue, PadValue
-		return
-	}
-	x0 := int(sx+1) - 1 // floor for sx > -1
-	y0 := int(sy+1) - 1
-	ax := float32(sx - float64(x0))
-	ay := float32(sy - float64(y0))
-	if x0 >= 0 && y0 >= 0 && x0+1 < W && y0+1 < H {
-		p := (y0*W + x0) * 3
-		q := p + 3*W
-		r0, r1 := sp[p:p+6:p+6], sp[q:q+6:q+6]
-		for c := range 3 {
-			t := float32(r0[c]) + ax*(float32(r0[c+3])-float32(r0[c]))
-			b := float32(r1[c]) + ax*(float32(r1[c+3])-float32(r1[c]))
-			o[c] = uint8(t + ay*(b-t) + 0.5)
+// warpPerspective is warp's projective case, in floating point per pixel.
+func warpPerspective(dst, src *Image, inv mat3) {
+	const off = 1 << 20 // keeps the coordinates positive for the float->int conversion
+	W, H := src.W, src.H
+	sp, out := src.Pix, dst.Pix
+	i := 0
+	for y := range dst.H {
+		fy := float64(y)
+		for x := range dst.W {
+			fx := float64(x)
+			z := inv[2][0]*fx + inv[2][1]*fy + inv[2][2]
+			if z != 0 {
+				z = 1 / z
+			}
+			sx := (inv[0][0]*fx + inv[0][1]*fy + inv[0][2]) * z
+			sy := (inv[1][0]*fx + inv[1][1]*fy + inv[1][2]) * z
+			o := out[i : i+3 : i+3]
+			i += 3
+			if !(sx > -1 && sy > -1 && sx < float64(W) && sy < float64(H)) {
+				o[0], o[1], o[2] = PadValue, PadValue, PadValue
+				continue
+			}
+			samplePoint(o, sp, W, H, 3*W, int(sx*32+0.5+off)-off, int(sy*32+0.5+off)-off)
 		}
+	}
+}
+
+// samplePoint writes the bilinear sample at (X, Y) in 1/32 pixels.
+func samplePoint(o, sp []uint8, W, H, stride, X, Y int) {
+	_ = o[2]
+	x0, y0 := X>>5, Y>>5
+	ax, ay := int32(X&31), int32(Y&31)
+	w00, w01 := (32-ax)*(32-ay), ax*(32-ay)
+	w10, w11 := (32-ax)*ay, ax*ay
+	if x0 >= 0 && y0 >= 0 && x0+1 < W && y0+1 < H {
+		p := y0*stride + 3*x0
+		a := sp[p : p+6 : p+6]
+		b := sp[p+stride : p+stride+6 : p+stride+6]
+		o[0] = uint8((int32(a[0])*w00 + int32(a[3])*w01 + int32(b[0])*w10 + int32(b[3])*w11 + 512) >> 10)
+		o[1] = uint8((int32(a[1])*w00 + int32(a[4])*w01 + int32(b[1])*w10 + int32(b[4])*w11 + 512) >> 10)
+		o[2] = uint8((int32(a[2])*w00 + int32(a[5])*w01 + int32(b[2])*w10 + int32(b[5])*w11 + 512) >> 10)
 		return
 	}
-	px := func(x, y, c int) float32 {
+	warpEdge(o, sp, W, H, x0, y0, w00, w01, w10, w11)
+}
+
+// warpEdge samples a point whose 2x2 neighbourhood leaves the image, with
+// PadValue outside.
+func warpEdge(o, sp []uint8, W, H, x0, y0 int, w00, w01, w10, w11 int32) {
+	px := func(x, y, c int) int32 {
 		if x < 0 || y < 0 || x >= W || y >= H {
 			return PadValue
 		}
-		return float32(sp[(y*W+x)*3+c])
+		return int32(sp[(y*W+x)*3+c])
 	}
 	for c := range 3 {
-		t := px(x0, y0, c) + ax*(px(x0+1, y0, c)-px(x0, y0, c))
-		b := px(x0, y0+1, c) + ax*(px(x0+1, y0+1, c)-px(x0, y0+1, c))
-		o[c] = uint8(t + ay*(b-t) + 0.5)
+		o[c] = uint8((px(x0, y0, c)*w00 + px(x0+1, y0, c)*w01 + px(x0, y0+1, c)*w10 + px(x0+1, y0+1, c)*w11 + 512) >> 10)
 	}
 }
 
@@ -221,6 +254,11 @@ func augmentHSV(rng *rand.Rand, m *Image, hg, sg, vg float64, t *hsvTables) {
 	r0 := uniform(rng, -1, 1)*hg + 1
 	r1 := uniform(rng, -1, 1)*sg + 1
 	r2 := uniform(rng, -1, 1)*vg + 1
+	applyHSV(m, r0, r1, r2, t)
+}
+
+// applyHSV multiplies hue, saturation and value by the gains r0, r1, r2.
+func applyHSV(m *Image, r0, r1, r2 float64, t *hsvTables) {
 	var lutH, lutS, lutV [256]uint8
 	for i := range 256 {
 		x := float64(i)
@@ -260,50 +298,36 @@ func rgbToHSV(t *hsvTables, r, g, b int32) (h, s, v int32) {
 	return h, s, v
 }
 
-// hsvToRGB is OpenCV's HSV2RGB_b: float conversion, rounded to nearest.
+// hsvSectors is OpenCV's sector_data: for each hue sector the indices
+// into (v, p, q, t) of blue, green and red.
+const hsvSectors = "\x01\x03\x00" + "\x01\x00\x02" + "\x03\x00\x01" + "\x00\x02\x01" + "\x00\x01\x03" + "\x02\x01\x00"
+
+// hsvToRGB is OpenCV's HSV2RGB_b: float conversion, rounded to nearest
+// (ties away from zero where cv2 rounds them to even: rare, one level).
 func hsvToRGB(h8, s8, v8 uint8) (r, g, b uint8) {
-	v := float32(v8) * (1. / 255)
 	if s8 == 0 {
-		c := u8round(v * 255)
-		return c, c, c
+		return v8, v8, v8
 	}
+	v := float32(v8) * (1. / 255)
 	s := float32(s8) * (1. / 255)
 	hh := float32(h8) * (6. / 180)
-	sector := int(hh)
-	if sector >= 6 {
-		sector -= 6
-		hh -= 6
-	}
-	f := hh - float32(sector)
+	sector := int(hh) % 6
+	f := hh - float32(int(hh))
 	tab := [4]float32{v, v * (1 - s), v * (1 - s*f), v * (1 - s*(1-f))}
-	// OpenCV's sector_data lists (b, g, r) indices into tab.
-	var bi, gi, ri int
-	switch sector {
-	case 0:
-		bi, gi, ri = 1, 3, 0
-	case 1:
-		bi, gi, ri = 1, 0, 2
-	case 2:
-		bi, gi, ri = 3, 0, 1
-	case 3:
-		bi, gi, ri = 0, 2, 1
-	case 4:
-		bi, gi, ri = 0, 1, 3
-	default:
-		bi, gi, ri = 2, 1, 0
-	}
-	return u8round(tab[ri] * 255), u8round(tab[gi] * 255), u8round(tab[bi] * 255)
+	d := hsvSectors[3*sector : 3*sector+3]
+	return u8(tab[d[2]&3]), u8(tab[d[1]&3]), u8(tab[d[0]&3])
 }
 
-// u8round is saturate_cast<uchar>(float): round half to even, clamp.
-func u8round(x float32) uint8 {
-	if x <= 0 {
-		return 0
-	}
+// u8 scales a value in [0, 1] to a byte, rounding.
+func u8(x float32) uint8 {
+	x = x*255 + 0.5
 	if x >= 255 {
 		return 255
 	}
-	return uint8(math.RoundToEven(float64(x)))
+	if x <= 0 {
+		return 0
+	}
+	return uint8(x)
 }
 
 // betaSample draws from Beta(a, a) via two gamma draws, for mixup.

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -24,7 +23,7 @@ type Config struct {
 
 // knownDataKeys are the keys of the reference's data yamls; `download` (a
 // URL or a script) is accepted and ignored.
-var knownDataKeys = []string{"path", "train", "val", "test", "nc", "names", "download"}
+const knownDataKeys = "path, train, val, test, nc, names, download"
 
 // LoadConfig reads and checks a data yaml.
 func LoadConfig(file string) (*Config, error) {
@@ -43,11 +42,11 @@ func ParseConfig(b []byte, file string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty data config (want keys %s)", file, strings.Join(knownDataKeys, ", "))
+		return nil, fmt.Errorf("%s: empty data config (want keys %s)", file, knownDataKeys)
 	}
 	m := doc.Content[0]
 	if m.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: line %d: a data config is a mapping of keys (%s)", file, m.Line, strings.Join(knownDataKeys, ", "))
+		return nil, fmt.Errorf("%s: line %d: a data config is a mapping of keys (%s)", file, m.Line, knownDataKeys)
 	}
 	c := &Config{File: file, NC: -1}
 	var root string
@@ -99,7 +98,7 @@ func ParseConfig(b []byte, file string) (*Config, error) {
 			namesNode = v
 		case "download":
 		default:
-			return nil, fmt.Errorf("%s: line %d: unknown key %q (known: %s)", file, k.Line, key, strings.Join(knownDataKeys, ", "))
+			return nil, fmt.Errorf("%s: line %d: unknown key %q (known: %s)", file, k.Line, key, knownDataKeys)
 		}
 	}
 	if c.NC < 0 {

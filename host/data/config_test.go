@@ -1,4 +1,4 @@
-package data
+package data_test
 
 import (
 	"os"
@@ -6,14 +6,16 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/data"
 )
 
 var _ = Describe("data yaml", func() {
 	var dir string
 	BeforeEach(func() { dir = GinkgoT().TempDir() })
 
-	parse := func(text string) (*Config, error) {
-		return ParseConfig([]byte(text), filepath.Join(dir, "d.yaml"))
+	parse := func(text string) (*data.Config, error) {
+		return data.ParseConfig([]byte(text), filepath.Join(dir, "d.yaml"))
 	}
 
 	It("resolves path, train and val against the file and reads a names list", func() {
@@ -40,7 +42,7 @@ var _ = Describe("data yaml", func() {
 
 	It("parses the reference's data yamls", func() {
 		for _, f := range []string{"VisDrone.yaml", "coco128.yaml"} {
-			c, err := LoadConfig(filepath.Join(fixtures(), "reference", "data", f))
+			c, err := data.LoadConfig(filepath.Join(fixtures(), "reference", "data", f))
 			Expect(err).NotTo(HaveOccurred(), f)
 			Expect(c.Names).To(HaveLen(c.NC))
 		}
@@ -69,30 +71,30 @@ var _ = Describe("data yaml", func() {
 
 	It("reports a missing image directory with the file and the split", func() {
 		writeFile(filepath.Join(dir, "d.yaml"), []byte("train: images/train\nval: images/val\nnc: 1\n"))
-		c, err := LoadConfig(filepath.Join(dir, "d.yaml"))
+		c, err := data.LoadConfig(filepath.Join(dir, "d.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = c.Open("val", ScanOptions{})
+		_, err = c.Open("val", data.ScanOptions{})
 		Expect(err).To(MatchError(And(ContainSubstring(filepath.Join(dir, "d.yaml")), ContainSubstring(`key "val"`),
 			ContainSubstring(filepath.Join(dir, "images", "val")+" does not exist"))))
-		_, err = LoadConfig(filepath.Join(dir, "nope.yaml"))
+		_, err = data.LoadConfig(filepath.Join(dir, "nope.yaml"))
 		Expect(err).To(MatchError(ContainSubstring("nope.yaml")))
 	})
 
 	It("reads the augmentation keys of the reference's hyp files", func() {
 		b, err := os.ReadFile(filepath.Join(fixtures(), "reference", "data", "hyps", "hyp.scratch-low.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		h, err := ParseHyp(b, "hyp.scratch-low.yaml")
+		h, err := data.ParseHyp(b, "hyp.scratch-low.yaml")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(h).To(Equal(DefaultHyp()))
+		Expect(h).To(Equal(data.DefaultHyp()))
 		b, err = os.ReadFile(filepath.Join(fixtures(), "reference", "data", "hyps", "hyp.visdrone.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		h, err = ParseHyp(b, "hyp.visdrone.yaml")
+		h, err = data.ParseHyp(b, "hyp.visdrone.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(h.MixUp).To(Equal(0.2))
 		Expect(h.Degrees).To(Equal(0.2))
-		_, err = ParseHyp([]byte("hsv_h: 0.1\n"), "h.yaml")
+		_, err = data.ParseHyp([]byte("hsv_h: 0.1\n"), "h.yaml")
 		Expect(err).To(MatchError(ContainSubstring(`h.yaml: missing key "hsv_s"`)))
-		bad := DefaultHyp()
+		bad := data.DefaultHyp()
 		bad.FlipLR = 1.5
 		Expect(bad.Validate()).To(MatchError(ContainSubstring(`"fliplr"`)))
 	})

@@ -1,4 +1,4 @@
-package data
+package data_test
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/data"
 )
 
 func TestData(t *testing.T) {
@@ -38,7 +40,7 @@ func writeFile(path string, b []byte) {
 }
 
 // writePNG encodes m as a PNG file.
-func writePNG(path string, m *Image) {
+func writePNG(path string, m *data.Image) {
 	GinkgoHelper()
 	rgba := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
 	for p, q := 0, 0; p < len(m.Pix); p, q = p+3, q+4 {
@@ -66,8 +68,8 @@ func rectDataset(dir string, n int, seed uint64) string {
 	for i := range n {
 		wh := sizes[i%len(sizes)]
 		W, H := wh[0], wh[1]
-		m := NewImage(W, H)
-		fillBytes(m.Pix, rectBackground)
+		m := data.NewImage(W, H)
+		data.FillBytes(m.Pix, rectBackground)
 		var rects [][4]int
 		var lab strings.Builder
 		for try := 0; try < 60 && len(rects) < 4; try++ {

@@ -42,14 +42,14 @@ func (d *Dataset) Len() int { return len(d.Files) }
 
 // Summary counts what a scan found, as the reference's cache_labels does.
 type Summary struct {
-	Images      int   // usable images (backgrounds included)
-	Backgrounds int   // usable images without objects
-	Missing     int   // ... of which have no label file
-	Empty       int   // ... of which have an empty label file
-	Corrupt     int   // images skipped: unreadable image or bad label file
-	Duplicates  int   // duplicate label rows removed
-	Instances   int   // objects in usable images
-	PerClass    []int // objects per class (len NC when NC > 0)
+	Images      int   `json:"images"`      // usable images (backgrounds included)
+	Backgrounds int   `json:"backgrounds"` // usable images without objects
+	Missing     int   `json:"missing"`     // ... of which have no label file
+	Empty       int   `json:"empty"`       // ... of which have an empty label file
+	Corrupt     int   `json:"corrupt"`     // images skipped: unreadable image or bad label file
+	Duplicates  int   `json:"duplicates"`  // duplicate label rows removed
+	Instances   int   `json:"instances"`   // objects in usable images
+	PerClass    []int `json:"per_class"`   // objects per class (len NC when NC > 0)
 }
 
 func (s Summary) String() string {
@@ -62,9 +62,6 @@ type ScanOptions struct {
 	Workers int  // parallel file checks; 0: GOMAXPROCS
 	Verify  bool // decode every image fully (default: headers only)
 }
-
-// imgFormats are the reference's IMG_FORMATS: files listed as images.
-var imgFormats = map[string]bool{"bmp": true, "jpg": true, "jpeg": true, "png": true, "tif": true, "tiff": true, "dng": true, "webp": true, "mpo": true}
 
 // ListImages expands image sources as the reference does: a directory is
 // searched recursively for image files, a file is a list of image paths
@@ -118,9 +115,18 @@ func ListImages(sources []string) ([]string, error) {
 	return files, nil
 }
 
+// isImageName reports whether the extension is one of the reference's
+// IMG_FORMATS (files listed as images, decodable or not).
 func isImageName(name string) bool {
 	dot := strings.LastIndexByte(name, '.')
-	return dot >= 0 && imgFormats[strings.ToLower(name[dot+1:])]
+	if dot < 0 {
+		return false
+	}
+	switch strings.ToLower(name[dot+1:]) {
+	case "bmp", "jpg", "jpeg", "png", "tif", "tiff", "dng", "webp", "mpo":
+		return true
+	}
+	return false
 }
 
 // readList reads an image list file; relative entries are relative to the
@@ -313,7 +319,10 @@ func checkImage(file string, verify bool, buf []byte, img, tmp *Image) (w, h int
 		}
 	}
 	if err != nil {
-		return 0, 0, "", buf, err
+		if errors.Is(err, errUnsupported) {
+			return 0, 0, "", buf, err
+		}
+		return 0, 0, "", buf, fmt.Errorf("decode header: %w", err)
 	}
 	if w < 10 || h < 10 {
 		return 0, 0, "", buf, fmt.Errorf("image size %dx%d <10 pixels", w, h)

@@ -1,4 +1,4 @@
-package data
+package data_test
 
 import (
 	"bytes"
@@ -10,15 +10,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/data"
 )
 
 var _ = Describe("labels", func() {
 	It("parses boxes, skips blank lines and turns polygons into boxes", func() {
-		l, dups, err := ParseLabels([]byte("0 0.5 0.5 0.2 0.4\n\n  \n3 0.1 0.2 0.3 0.4\n1 0.1 0.1 0.3 0.1 0.3 0.5 0.1 0.5\n"), 4)
+		l, dups, err := data.ParseLabels([]byte("0 0.5 0.5 0.2 0.4\n\n  \n3 0.1 0.2 0.3 0.4\n1 0.1 0.1 0.3 0.1 0.3 0.5 0.1 0.5\n"), 4)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(dups).To(Equal(0))
 		Expect(l).To(HaveLen(3))
-		Expect(l[0]).To(Equal(Label{Class: 0, X: 0.5, Y: 0.5, W: 0.2, H: 0.4}))
+		Expect(l[0]).To(Equal(data.Label{Class: 0, X: 0.5, Y: 0.5, W: 0.2, H: 0.4}))
 		Expect(l[2].Class).To(Equal(1))
 		Expect(l[2].X).To(BeNumerically("~", 0.2, 1e-6))
 		Expect(l[2].Y).To(BeNumerically("~", 0.3, 1e-6))
@@ -27,15 +29,15 @@ var _ = Describe("labels", func() {
 	})
 
 	It("removes duplicate rows, keeping the first", func() {
-		l, dups, err := ParseLabels([]byte("1 0.5 0.5 0.2 0.2\n0 0.1 0.1 0.1 0.1\n1 0.5 0.5 0.2 0.2\n1 0.50 0.5 0.2 0.2\n"), 2)
+		l, dups, err := data.ParseLabels([]byte("1 0.5 0.5 0.2 0.2\n0 0.1 0.1 0.1 0.1\n1 0.5 0.5 0.2 0.2\n1 0.50 0.5 0.2 0.2\n"), 2)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(dups).To(Equal(2))
-		Expect(l).To(Equal([]Label{{1, 0.5, 0.5, 0.2, 0.2}, {0, 0.1, 0.1, 0.1, 0.1}}))
+		Expect(l).To(Equal([]data.Label{{1, 0.5, 0.5, 0.2, 0.2}, {0, 0.1, 0.1, 0.1, 0.1}}))
 	})
 
 	DescribeTable("rejects a bad line naming it",
 		func(text, want string) {
-			_, _, err := ParseLabels([]byte("0 0.5 0.5 0.1 0.1\n"+text+"\n"), 3)
+			_, _, err := data.ParseLabels([]byte("0 0.5 0.5 0.1 0.1\n"+text+"\n"), 3)
 			Expect(err).To(MatchError(And(ContainSubstring("line 2"), ContainSubstring(want))))
 		},
 		Entry("too few columns", "0 0.5 0.5 0.1", "5 columns"),
@@ -52,17 +54,17 @@ var _ = Describe("labels", func() {
 	)
 
 	It("maps image paths to label paths like img2label_paths", func() {
-		Expect(LabelPath("/d/images/train/a.b.jpg")).To(Equal("/d/labels/train/a.b.txt"))
-		Expect(LabelPath("/images/x/images/train/a.PNG")).To(Equal("/images/x/labels/train/a.txt"))
-		Expect(LabelPath("/d/pics/a.jpg")).To(Equal("/d/pics/a.txt"))
+		Expect(data.LabelPath("/d/images/train/a.b.jpg")).To(Equal("/d/labels/train/a.b.txt"))
+		Expect(data.LabelPath("/images/x/images/train/a.PNG")).To(Equal("/images/x/labels/train/a.txt"))
+		Expect(data.LabelPath("/d/pics/a.jpg")).To(Equal("/d/pics/a.txt"))
 	})
 })
 
 var _ = Describe("scanning a dataset", func() {
 	var dir string
 	img := func(name string, w, h int) {
-		m := NewImage(w, h)
-		fillBytes(m.Pix, 90)
+		m := data.NewImage(w, h)
+		data.FillBytes(m.Pix, 90)
 		writePNG(filepath.Join(dir, "images", name), m)
 	}
 	label := func(name, text string) {
@@ -95,7 +97,7 @@ var _ = Describe("scanning a dataset", func() {
 	})
 
 	It("keeps good images and backgrounds, skips corrupt ones with warnings naming them, and summarises", func() {
-		ds, err := Scan([]string{filepath.Join(dir, "images")}, ScanOptions{NC: 2, Workers: 2, Verify: true})
+		ds, err := data.Scan([]string{filepath.Join(dir, "images")}, data.ScanOptions{NC: 2, Workers: 2, Verify: true})
 		Expect(err).NotTo(HaveOccurred())
 		base := func(fs []string) []string {
 			var out []string
@@ -132,17 +134,17 @@ var _ = Describe("scanning a dataset", func() {
 
 	It("reads image lists, with entries relative to the list", func() {
 		writeFile(filepath.Join(dir, "list.txt"), []byte("./images/a.png\nimages/sub/k.png\n\n"+filepath.Join(dir, "images", "c_empty.png")+"\n"))
-		ds, err := Scan([]string{filepath.Join(dir, "list.txt")}, ScanOptions{NC: 2})
+		ds, err := data.Scan([]string{filepath.Join(dir, "list.txt")}, data.ScanOptions{NC: 2})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ds.Files).To(Equal([]string{filepath.Join(dir, "images", "a.png"), filepath.Join(dir, "images", "c_empty.png"), filepath.Join(dir, "images", "sub", "k.png")}))
 		Expect(ds.Summary.String()).To(Equal("3 images, 1 backgrounds, 0 corrupt, 0 duplicate labels removed"))
 	})
 
 	It("fails on a missing source or a source without images", func() {
-		_, err := Scan([]string{filepath.Join(dir, "nope")}, ScanOptions{})
+		_, err := data.Scan([]string{filepath.Join(dir, "nope")}, data.ScanOptions{})
 		Expect(err).To(MatchError(ContainSubstring(filepath.Join(dir, "nope") + " does not exist")))
 		Expect(os.MkdirAll(filepath.Join(dir, "void"), 0o755)).To(Succeed())
-		_, err = Scan([]string{filepath.Join(dir, "void")}, ScanOptions{})
+		_, err = data.Scan([]string{filepath.Join(dir, "void")}, data.ScanOptions{})
 		Expect(err).To(MatchError(ContainSubstring("no images found in " + filepath.Join(dir, "void"))))
 	})
 
@@ -153,7 +155,7 @@ var _ = Describe("scanning a dataset", func() {
 		writeFile(filepath.Join(dir, "jp", "images", "ok.jpg"), b)
 		writeFile(filepath.Join(dir, "jp", "images", "trailing.jpg"), append(append([]byte{}, b...), 0, 0))
 		writeFile(filepath.Join(dir, "jp", "images", "truncated.jpg"), b[:len(b)/2])
-		ds, err := Scan([]string{filepath.Join(dir, "jp", "images")}, ScanOptions{})
+		ds, err := data.Scan([]string{filepath.Join(dir, "jp", "images")}, data.ScanOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ds.Summary.String()).To(Equal("2 images, 2 backgrounds, 1 corrupt, 0 duplicate labels removed"))
 		warn := strings.Join(ds.Warnings, "\n")
@@ -178,12 +180,12 @@ var _ = Describe("image decoding", func() {
 		var buf bytes.Buffer
 		Expect(jpeg.Encode(&buf, src, &jpeg.Options{Quality: 100})).To(Succeed())
 		b := withOrientation(buf.Bytes(), 6)
-		Expect(exifOrientation(b)).To(Equal(6))
-		w, h, _, err := decodeConfig(b)
+		Expect(data.ExifOrientation(b)).To(Equal(6))
+		w, h, _, err := data.DecodeConfig(b)
 		Expect(err).NotTo(HaveOccurred())
 		Expect([2]int{w, h}).To(Equal([2]int{10, 16}))
-		var m, tmp Image
-		Expect(decodeBytes(b, &m, &tmp)).To(Succeed())
+		var m, tmp data.Image
+		Expect(data.DecodeBytes(b, &m, &tmp)).To(Succeed())
 		Expect([2]int{m.W, m.H}).To(Equal([2]int{10, 16}))
 		r, _, _ := m.At(9, 0) // top-left went to top-right
 		Expect(r).To(BeNumerically(">", 200))
@@ -194,7 +196,7 @@ var _ = Describe("image decoding", func() {
 	It("reads the fixture bus.jpg", func() {
 		b, err := os.ReadFile(filepath.Join(fixtures(), "images", "bus.jpg"))
 		Expect(err).NotTo(HaveOccurred())
-		w, h, format, err := decodeConfig(b)
+		w, h, format, err := data.DecodeConfig(b)
 		Expect(err).NotTo(HaveOccurred())
 		Expect([]any{w, h, format}).To(Equal([]any{810, 1080, "jpeg"}))
 	})

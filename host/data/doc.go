@@ -2,6 +2,22 @@
 // datasets the way the reference (YOLOv5 v6.0: utils/datasets.py and
 // utils/augmentations.py) does, and synthesises a default on-disk dataset.
 //
+// The pieces, in the order a training run meets them:
+//
+//   - LoadConfig reads a data yaml; Config.Open (or Scan) lists a split's
+//     images, finds their label files (…/images/… → …/labels/…, .txt),
+//     validates both and returns a Dataset with a Summary and warnings.
+//   - NewLoader with TrainOptions (mosaic, random_perspective, HSV, flips,
+//     mixup, from a Hyp) or ValOptions (letterbox, rectangular batches)
+//     turns a Dataset into Batches: NCHW float32 RGB in [0, 1] and targets
+//     (image, class, xc, yc, w, h). Loader.Epoch yields them in order while
+//     worker goroutines prepare the next ones into reused buffers; resized
+//     images can be kept in a RAM cache with a byte budget.
+//   - Synthesize writes the default dataset: aerial-like scenes of ten shape
+//     classes that differ in outline and texture, on cluttered ground with
+//     roads, lines and distractor shapes, labelled with the tight boxes of
+//     the visible pixels.
+//
 // Everything random is drawn from generators derived from explicit seeds:
 // a training sample's augmentation depends only on (seed, epoch, position in
 // the epoch), so batches are identical whatever the number of workers.
@@ -19,6 +35,9 @@
 //     keeping the first occurrence in file order.
 //   - A JPEG without an end-of-image marker is kept if it decodes (the
 //     reference rewrites the file on disk); nothing on disk is modified.
+//   - Labels of a letterboxed image follow its pixels: they are scaled by the
+//     resized size and shifted by the integer padding (the reference shifts
+//     by the unrounded half padding, off by half a pixel when it is odd).
 //   - Images are decoded with Go's image/jpeg and image/png (chroma is
 //     upsampled by replication, libjpeg uses a triangle filter, so colours
 //     differ by a few levels at chroma edges). EXIF orientation is applied

@@ -136,6 +136,20 @@ func decodeBytes(b []byte, dst, tmp *Image) error {
 	return nil
 }
 
+// ReadImage decodes a JPEG or PNG file to RGB, applying EXIF orientation
+// as cv2.imread does.
+func ReadImage(path string) (*Image, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m, tmp Image
+	if err := decodeBytes(b, &m, &tmp); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return &m, nil
+}
+
 // readFile reads a whole file into buf (grown as needed) to spare the
 // allocation os.ReadFile makes per call.
 func readFile(path string, buf []byte) ([]byte, error) {

@@ -308,22 +308,24 @@ func (r *sceneRenderer) background() {
 		grid[i] = uniform(rng, -22, 22)
 	}
 	half := float64(S) / 2
+	a32 := [3]float32{float32(a[0]), float32(a[1]), float32(a[2])}
+	d32 := [3]float32{float32(b[0] - a[0]), float32(b[1] - a[1]), float32(b[2] - a[2])}
 	for y := range S {
 		// The noise interpolated down the column once per row, then across.
 		iy, fy := y/cell, float64(y%cell)/cell
 		for ix := range row {
 			row[ix] = grid[iy*gn+ix]*(1-fy) + grid[(iy+1)*gn+ix]*fy
 		}
-		t0 := (-half*gc+(float64(y)-half)*gs)/float64(S) + 0.5
-		dt := gc / float64(S)
+		t0 := float32((-half*gc+(float64(y)-half)*gs)/float64(S) + 0.5)
+		dt := float32(gc / float64(S))
 		o := r.img[y*S*3 : (y+1)*S*3]
 		for x := range S {
-			t := clampF(t0+dt*float64(x), 0, 1)
-			ix, fx := x/cell, float64(x%cell)/cell
-			n := row[ix]*(1-fx) + row[ix+1]*fx
-			o[3*x] = clampU8(float32(a[0] + (b[0]-a[0])*t + n))
-			o[3*x+1] = clampU8(float32(a[1] + (b[1]-a[1])*t + n))
-			o[3*x+2] = clampU8(float32(a[2] + (b[2]-a[2])*t + n))
+			t := min(1, max(0, t0+dt*float32(x)))
+			ix, fx := x/cell, float32(x%cell)*(1./cell)
+			n := float32(row[ix])*(1-fx) + float32(row[ix+1])*fx + 0.5
+			o[3*x] = clampU8(a32[0] + d32[0]*t + n)
+			o[3*x+1] = clampU8(a32[1] + d32[1]*t + n)
+			o[3*x+2] = clampU8(a32[2] + d32[2]*t + n)
 		}
 	}
 	for range 1 + rng.IntN(4) { // fields: large tinted quadrilaterals
@@ -335,9 +337,11 @@ func (r *sceneRenderer) background() {
 			poly[k] = [2]float64{cx + rad*math.Cos(ang), cy + rad*math.Sin(ang)}
 		}
 		tint := [3]int{rng.IntN(51) - 25, rng.IntN(51) - 25, rng.IntN(51) - 25}
-		r.fillPoly(poly[:], func(p int) {
-			for c := range 3 {
-				r.img[p+c] = clampInt(int(r.img[p+c]) + tint[c])
+		r.fillPoly(poly[:], func(span []uint8) {
+			for p := 0; p+2 < len(span); p += 3 {
+				span[p] = clampInt(int(span[p]) + tint[0])
+				span[p+1] = clampInt(int(span[p+1]) + tint[1])
+				span[p+2] = clampInt(int(span[p+2]) + tint[2])
 			}
 		})
 	}
@@ -427,9 +431,9 @@ func (r *sceneRenderer) drawLine(x0, y0, x1, y1, hw float64, c [3]float64) {
 	}
 }
 
-// fillPoly calls f with the byte offset of every pixel whose centre is
-// inside the polygon (even-odd rule), scanline by scanline.
-func (r *sceneRenderer) fillPoly(poly [][2]float64, f func(p int)) {
+// fillPoly calls f with the pixels of every run of a row whose centres are
+// inside the polygon (even-odd rule).
+func (r *sceneRenderer) fillPoly(poly [][2]float64, f func(span []uint8)) {
 	S := r.size
 	var xs [16]float64
 	for y := range S {
@@ -454,8 +458,8 @@ func (r *sceneRenderer) fillPoly(poly [][2]float64, f func(p int)) {
 			// pixel centres x+0.5 in (cr[k], cr[k+1])
 			xa := max(0, int(math.Ceil(cr[k]-0.5)))
 			xb := min(S, int(math.Ceil(cr[k+1]-0.5)))
-			for x := xa; x < xb; x++ {
-				f((y*S + x) * 3)
+			if xa < xb {
+				f(r.img[(y*S+xa)*3 : (y*S+xb)*3])
 			}
 		}
 	}
