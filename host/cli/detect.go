@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
-	_ "image/png" // decode PNG sources
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,25 +67,13 @@ func listSources(src string) ([]string, error) {
 	return out, nil
 }
 
-func decodeRGB(path string) (*data.Image, image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
+// rgbaOf wraps a decoded image for drawing.
+func rgbaOf(m *data.Image) *image.RGBA {
+	out := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
+	for i := 0; i < m.W*m.H; i++ {
+		out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2], out.Pix[4*i+3] = m.Pix[3*i], m.Pix[3*i+1], m.Pix[3*i+2], 255
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decode %s: %w", path, err)
-	}
-	b := img.Bounds()
-	out := data.NewImage(b.Dx(), b.Dy())
-	for y := 0; y < b.Dy(); y++ {
-		for x := 0; x < b.Dx(); x++ {
-			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			out.Set(x, y, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
-		}
-	}
-	return out, img, nil
+	return out
 }
 
 // palette gives each class a distinct colour (the reference's Colors hex list).
@@ -173,9 +160,9 @@ func (a *App) detectCommand() *cobra.Command {
 			boxed := data.NewImage(imgsz, imgsz)
 			var results []imageResult
 			for _, path := range files {
-				rgb, orig, err := decodeRGB(path)
+				rgb, err := data.ReadImage(path) // EXIF orientation applied, as the reference's loader does
 				if err != nil {
-					return err
+					return fmt.Errorf("read %s: %w", path, err)
 				}
 				geo := data.Letterbox(boxed, rgb, imgsz, imgsz, data.LetterboxOptions{ScaleUp: true, Stride: 32})
 				in, _ := plan.Input(g.Inputs[0].Name)
@@ -218,7 +205,7 @@ func (a *App) detectCommand() *cobra.Command {
 				if err := writeFileAtomic(filepath.Join(out, "labels", base+".txt"), []byte(txt.String())); err != nil {
 					return err
 				}
-				if err := saveJPEG(filepath.Join(out, base+".jpg"), annotate(orig, res.Detections)); err != nil {
+				if err := saveJPEG(filepath.Join(out, base+".jpg"), annotate(rgbaOf(rgb), res.Detections)); err != nil {
 					return err
 				}
 				results = append(results, res)
