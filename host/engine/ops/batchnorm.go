@@ -69,14 +69,119 @@ func (p *BatchNormParams) evalInvStd(c int) float32 {
 	return 1 / float32(math.Sqrt(float64(p.RunningVar[c]+float32(p.Eps))))
 }
 
-// affine writes y = x·alpha + beta over every (n, c) plane of the channel.
-func bnAffine(s NCHW, c int, x, y []float32, alpha, beta float32) {
+// bnCost is the cost in element operations of one value of a BatchNorm
+// train pass, for work planning: about 4 for the float64 Go loops, 1 for
+// the AVX-512 kernels.
+func bnCost() int {
+	if useAVX512 {
+		return 1
+	}
+	return 4
+}
+
+// planes are n planes of hw values, stride apart, from the start of a
+// slice: one channel of an NCHW tensor (see channelPlanes). The BatchNorm
+// kernels take a whole channel per call, which matters for the small
+// planes of deep layers.
+type planes struct{ hw, n, stride int }
+
+// channelPlanes are the planes of a channel of s (from x[c·H·W:]).
+func channelPlanes(s NCHW) planes {
 	hw := s.H * s.W
-	for n := 0; n < s.N; n++ {
-		off := (n*s.C + c) * hw
-		xs, ys := x[off:off+hw], y[off:off+hw]
-		for i, v := range xs {
-			ys[i] = float32(v*alpha) + beta
+	return planes{hw, s.N, s.C * hw}
+}
+
+// span is how many values the planes reach over.
+func (q planes) span() int {
+	if q.n <= 0 {
+		return 0
+	}
+	return (q.n-1)*q.stride + q.hw
+}
+
+// at returns the i-th plane of x.
+func (q planes) at(x []float32, i int) []float32 { return x[i*q.stride : i*q.stride+q.hw] }
+
+// sumSq returns Σ (x-k) and Σ (x-k)² over the planes.
+func (q planes) sumSq(x []float32, k float64) (s1, s2 float64) {
+	x = x[:q.span()]
+	if useAVX512 {
+		return sumSq64AVX512(x, q.hw, q.n, q.stride, k)
+	}
+	for i := range q.n {
+		a, b := sumSq64(q.at(x, i), k)
+		s1 += a
+		s2 += b
+	}
+	return s1, s2
+}
+
+// sumDot returns Σ dy and Σ (x-m)·dy over the planes.
+func (q planes) sumDot(x, dy []float32, m float64) (sum, dot float64) {
+	x, dy = x[:q.span()], dy[:q.span()]
+	if useAVX512 {
+		return sumDot64AVX512(x, dy, q.hw, q.n, q.stride, m)
+	}
+	for i := range q.n {
+		a, b := sumDot64(q.at(x, i), q.at(dy, i), m)
+		sum += a
+		dot += b
+	}
+	return sum, dot
+}
+
+// sum returns Σ x over the planes.
+func (q planes) sum(x []float32) float64 {
+	var s float64
+	for i := range q.n {
+		s += sum64(q.at(x, i))
+	}
+	return s
+}
+
+// affine sets y = float32(x·alpha) + beta (two roundings, as PyTorch) on
+// the planes.
+func (q planes) affine(x, y []float32, alpha, beta float32) {
+	x, y = x[:q.span()], y[:q.span()]
+	if useAVX512 {
+		affineAVX512(x, y, q.hw, q.n, q.stride, alpha, beta) // the same roundings: identical results
+		return
+	}
+	for i := range q.n {
+		ys := q.at(y, i)
+		for j, v := range q.at(x, i) {
+			ys[j] = float32(v*alpha) + beta
+		}
+	}
+}
+
+// scale sets y = x·s on the planes.
+func (q planes) scale(x, y []float32, s float32) {
+	x, y = x[:q.span()], y[:q.span()]
+	if useAVX512 {
+		scaleAVX512(x, y, q.hw, q.n, q.stride, s)
+		return
+	}
+	for i := range q.n {
+		ys := q.at(y, i)
+		for j, v := range q.at(x, i) {
+			ys[j] = v * s
+		}
+	}
+}
+
+// bnDx sets dx = (dy - gm - float32((x-mean)·k))·scale, BatchNorm's train
+// gradient, on the planes.
+func (q planes) bnDx(x, dy, dx []float32, mean, k, gm, scale float32) {
+	x, dy, dx = x[:q.span()], dy[:q.span()], dx[:q.span()]
+	if useAVX512 {
+		bnDxAVX512(x, dy, dx, q.hw, q.n, q.stride, mean, k, gm, scale) // the same roundings: identical results
+		return
+	}
+	for i := range q.n {
+		ds, gs := q.at(dy, i), q.at(dx, i)
+		for j, v := range q.at(x, i) {
+			gs[j] = (ds[j] - gm - float32((v-mean)*k)) * scale
 		}
 	}
 }
@@ -89,7 +194,8 @@ func bnAffine(s NCHW, c int, x, y []float32, alpha, beta float32) {
 //
 // saveMean and saveInvStd (length C, optional) receive the batch mean and
 // 1/sqrt(var+eps) that BatchNormTrainBackward needs. y may be x. Statistics
-// are computed in float64 with two passes; the output is x·α+β with
+// are computed in float64 in one shifted pass (as accurate as two passes:
+// see bnTrainRange); the output is x·α+β with
 // per-channel float32 α, β, the same formulation as PyTorch's CPU kernel.
 // As in PyTorch, training needs more than one value per channel.
 func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []float32, workers int) error {
@@ -119,7 +225,7 @@ func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []floa
 	if m := s.N * s.H * s.W; m <= 1 {
 		return shapeErr(op, "training needs more than 1 value per channel, got input %v", s)
 	}
-	if w := plan(workers, s.C, 4*s.N*s.H*s.W); w > 1 {
+	if w := plan(workers, s.C, bnCost()*s.N*s.H*s.W); w > 1 {
 		q := p // a branch-local copy: capturing p would heap-allocate it on every call
 		run(w, s.C, func(lo, hi int) { bnTrainRange(s, &q, x, y, saveMean, saveInvStd, lo, hi) })
 	} else {
@@ -131,18 +237,23 @@ func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []floa
 func bnTrainRange(s NCHW, p *BatchNormParams, x, y, saveMean, saveInvStd []float32, c0, c1 int) {
 	hw := s.H * s.W
 	m := float64(s.N * hw)
+	q := channelPlanes(s)
 	for c := c0; c < c1; c++ {
-		var sum float64
-		for n := 0; n < s.N; n++ {
-			off := (n*s.C + c) * hw
-			sum += sum64(x[off : off+hw])
-		}
-		// PyTorch rounds the mean to float32 before the variance pass.
-		mean := float32(sum / m)
-		var sq float64
-		for n := 0; n < s.N; n++ {
-			off := (n*s.C + c) * hw
-			sq += sqDev64(x[off:off+hw], float64(mean))
+		// One pass over the channel for Σ(x-k) and Σ(x-k)², shifted by one
+		// of its values k: in float64, Σ(x-mean)² = S2 - δ·(2·S1 - m·δ),
+		// δ = mean-k, then loses about (mean-k)²/var·2^-53 relative, and
+		// (mean-k)² <= m·var for any k in the channel, so at most m·2^-53:
+		// 2e-11 for a 8×160×160 channel. Two passes would read x once more.
+		xc := x[c*hw:]
+		k := float64(xc[0])
+		s1, s2 := q.sumSq(xc, k)
+		// PyTorch rounds the mean to float32 before the variance pass:
+		// sq = Σ(x - float32 mean)².
+		mean := float32(k + s1/m)
+		d := float64(mean) - k
+		sq := s2 - d*(2*s1-m*d)
+		if sq < 0 {
+			sq = 0
 		}
 		invStd := float32(1 / math.Sqrt(sq/m+p.Eps))
 		if saveMean != nil {
@@ -159,7 +270,7 @@ func bnTrainRange(s NCHW, p *BatchNormParams, x, y, saveMean, saveInvStd []float
 		}
 		alpha := invStd * p.gamma(c)
 		beta := p.beta(c) - float32(mean*alpha)
-		bnAffine(s, c, x, y, alpha, beta)
+		q.affine(xc, y[c*hw:], alpha, beta)
 	}
 }
 
@@ -189,11 +300,17 @@ func BatchNormEval(s NCHW, p BatchNormParams, x, y []float32, workers int) error
 	return nil
 }
 
+// bnEvalRange goes through x in memory order, sample by sample, so that
+// each worker streams through one contiguous block per sample.
 func bnEvalRange(s NCHW, p *BatchNormParams, x, y []float32, c0, c1 int) {
-	for c := c0; c < c1; c++ {
-		alpha := p.evalInvStd(c) * p.gamma(c)
-		beta := p.beta(c) - float32(p.RunningMean[c]*alpha)
-		bnAffine(s, c, x, y, alpha, beta)
+	hw := s.H * s.W
+	for n := 0; n < s.N; n++ {
+		for c := c0; c < c1; c++ {
+			alpha := p.evalInvStd(c) * p.gamma(c)
+			beta := p.beta(c) - float32(p.RunningMean[c]*alpha)
+			off := (n*s.C + c) * hw
+			planes{hw, 1, 0}.affine(x[off:off+hw], y[off:off+hw], alpha, beta)
+		}
 	}
 }
 
@@ -263,7 +380,7 @@ func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, 
 		clear(dbeta)
 		return nil
 	}
-	if w := plan(workers, s.C, 4*s.N*s.H*s.W); w > 1 {
+	if w := plan(workers, s.C, bnCost()*s.N*s.H*s.W); w > 1 {
 		q := *p
 		run(w, s.C, func(lo, hi int) {
 			bnBackwardRange(s, &q, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, lo, hi)
@@ -277,6 +394,7 @@ func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, 
 func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta []float32, train bool, c0, c1 int) {
 	hw := s.H * s.W
 	m := float64(s.N * hw)
+	q := channelPlanes(s)
 	for c := c0; c < c1; c++ {
 		var mean, invStd float32
 		if train {
@@ -284,19 +402,12 @@ func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx
 		} else {
 			mean, invStd = p.RunningMean[c], p.evalInvStd(c)
 		}
+		dyc := dy[c*hw:]
 		var sum, dot float64
 		if x != nil && (train || dgamma != nil) {
-			for n := 0; n < s.N; n++ {
-				off := (n*s.C + c) * hw
-				a, b := sumDot64(x[off:off+hw], dy[off:off+hw], float64(mean))
-				sum += a
-				dot += b
-			}
+			sum, dot = q.sumDot(x[c*hw:], dyc, float64(mean))
 		} else {
-			for n := 0; n < s.N; n++ {
-				off := (n*s.C + c) * hw
-				sum += sum64(dy[off : off+hw])
-			}
+			sum = q.sum(dyc)
 		}
 		if dgamma != nil {
 			dgamma[c] = float32(dot * float64(invStd))
@@ -309,24 +420,12 @@ func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx
 		}
 		scale := invStd * p.gamma(c)
 		if !train {
-			for n := 0; n < s.N; n++ {
-				off := (n*s.C + c) * hw
-				ds, xs := dy[off:off+hw], dx[off:off+hw]
-				for i, g := range ds {
-					xs[i] = g * scale
-				}
-			}
+			q.scale(dyc, dx[c*hw:], scale)
 			continue
 		}
 		// PyTorch's formulation: k = dot·invstd²/m, dx = (dy - ḡ - (x-mean)·k)·invstd·gamma.
 		k := float32(dot * float64(invStd) * float64(invStd) / m)
 		gm := float32(sum / m)
-		for n := 0; n < s.N; n++ {
-			off := (n*s.C + c) * hw
-			xs, ds, gs := x[off:off+hw], dy[off:off+hw], dx[off:off+hw]
-			for i, v := range xs {
-				gs[i] = (ds[i] - gm - float32((v-mean)*k)) * scale
-			}
-		}
+		q.bnDx(x[c*hw:], dyc, dx[c*hw:], mean, k, gm, scale)
 	}
 }

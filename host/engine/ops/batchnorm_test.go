@@ -90,7 +90,9 @@ func orNil(x []float32) []float64 {
 	return f64(x)
 }
 
-var _ = Describe("BatchNorm", func() {
+var _ = Describe("BatchNorm", func() { withKernels(batchNormSpecs) })
+
+func batchNormSpecs(bool) {
 	shapes := []TableEntry{
 		Entry("(2,3,4,5) affine", ops.NCHW{N: 2, C: 3, H: 4, W: 5}, true),
 		Entry("(2,3,4,5) no affine", ops.NCHW{N: 2, C: 3, H: 4, W: 5}, false),
@@ -243,4 +245,4 @@ var _ = Describe("BatchNorm", func() {
 		Expect(ops.BatchNormTrainBackward(s, p, four, nil, nil, four, four, nil, nil, 1)).To(MatchError(ops.ErrShape))
 		Expect(ops.BatchNormTrain(ops.NCHW{N: -1, C: 2, H: 1, W: 1}, p, nil, nil, nil, nil, 1)).To(MatchError(ops.ErrShape))
 	})
-})
+}

@@ -16,9 +16,11 @@
 //     and argmax tie-breaking, AvgPool's count_include_pad, Hardswish's
 //     gradient at ±3. Long reductions (BatchNorm and LayerNorm statistics,
 //     softmax, global and channel pooling, broadcast gradients) accumulate in
-//     float64, and the exponentials of SiLU, Sigmoid and Softmax are
-//     evaluated in float64 and rounded once, so results are within an ulp or
-//     two of PyTorch's (which rounds more often). Short sums (AvgPool
+//     float64, and the exponentials of Softmax (and of SiLU and Sigmoid
+//     without AVX-512) are evaluated in float64 and rounded once, so
+//     results are within an ulp or two of PyTorch's (which rounds more
+//     often). On AVX-512 CPUs, SiLU and Sigmoid use a float32 exponential
+//     (kernel_amd64.s), within 3 ulps of the exact value. Short sums (AvgPool
 //     windows, upsample gradients) and the built-in GEMM add in float32, in
 //     PyTorch's order.
 //   - Kernels never allocate tensor memory: the caller passes every output,
@@ -38,6 +40,15 @@
 //   - Exported functions validate shapes and slice lengths and return an
 //     error rather than panic.
 //
-// The package has no mutable package-level state; randomness comes from a
-// Source the caller passes in.
+// The package has no mutable package-level state beyond the CPU-feature
+// flag that selects the assembly kernels, set at init; randomness comes
+// from a Source the caller passes in.
+//
+// # Assembly
+//
+// On amd64 with AVX-512 (F, DQ, BW, VL), SiLU, Sigmoid, their backwards and
+// BatchNorm's passes run the kernels in kernel_amd64.s; elsewhere, or built
+// with the noasm tag, pure-Go loops do the same work. BatchNorm's results
+// are the same either way up to the order of float64 sums; the activations'
+// are within the bounds above.
 package ops
