@@ -157,3 +157,106 @@ var _ = Describe("the tape", func() {
 		Expect(perStep).To(BeNumerically("<", smallest))
 	})
 })
+
+// attentionPieces is a graph of the ops the accuracy modules add: CBAM's
+// channel mean and max, a sigmoid gate, then a transformer-style tail —
+// LayerNorm, MatMul with a weight, Softmax, Linear (Gemm).
+func attentionPieces() *ir.Graph {
+	g := &ir.Graph{Inputs: []ir.Input{{Name: "x", Shape: []int{2, 8, 6, 6}, Layer: -1}}}
+	param := func(name string, shape []int, role ir.Role) {
+		g.Params = append(g.Params, ir.Param{Name: name, Shape: shape, Role: role})
+	}
+	param("conv.weight", []int{1, 2, 3, 3}, ir.RoleWeight)
+	param("ln.weight", []int{8}, ir.RoleBNWeight)
+	param("ln.bias", []int{8}, ir.RoleBNBias)
+	param("proj", []int{8, 5}, ir.RoleParameter)
+	param("fc.weight", []int{4, 5}, ir.RoleWeight)
+	param("fc.bias", []int{4}, ir.RoleBias)
+	node := func(op string, in []string, out string, attrs ir.Attrs) {
+		Expect(attrs.Normalize()).To(Succeed())
+		g.Nodes = append(g.Nodes, ir.Node{Name: out, Op: op, Inputs: in, Outputs: []string{out}, Attrs: attrs})
+	}
+	node("ReduceMean", []string{"x"}, "mean", ir.Attrs{"axes": []int{1}, "keepdims": 1})
+	node("ReduceMax", []string{"x"}, "max", ir.Attrs{"axes": []int{1}, "keepdims": 1})
+	node("Concat", []string{"mean", "max"}, "cat", ir.Attrs{"axis": 1})
+	node("Conv", []string{"cat", "conv.weight"}, "conv", ir.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}})
+	node("Sigmoid", []string{"conv"}, "gate", nil)
+	node("Mul", []string{"x", "gate"}, "att", nil)
+	node("Reshape", []string{"att"}, "flat", ir.Attrs{"shape": []int{2, 8, 36}})
+	node("Transpose", []string{"flat"}, "tokens", ir.Attrs{"perm": []int{0, 2, 1}})
+	node("LayerNormalization", []string{"tokens", "ln.weight", "ln.bias"}, "ln", ir.Attrs{"epsilon": 1e-5})
+	node("MatMul", []string{"ln", "proj"}, "q", nil)
+	node("Softmax", []string{"q"}, "attn", ir.Attrs{"axis": -1})
+	node("Gemm", []string{"attn", "fc.weight", "fc.bias"}, "y", nil)
+	g.Outputs = []string{"y"}
+	g.Layers = []ir.Layer{{Index: 0, From: []int{-1}, N: 1, Module: "test", Outputs: []string{"y"}}}
+	Expect(g.Validate()).To(Succeed())
+	return g
+}
+
+var _ = Describe("the tape through attention pieces", func() {
+	It("matches central finite differences", func() {
+		g := attentionPieces()
+		params := engine.NewParams(g)
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, name := range params.Names() {
+			p, _ := params.Get(name)
+			for i := range p.Data {
+				p.Data[i] = float32(rng.NormFloat64() * 0.5)
+			}
+		}
+		plan, err := newEngine().Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"x": {2, 8, 6, 6}}, Train: true, InputGrad: true})
+		Expect(err).NotTo(HaveOccurred())
+		in, _ := plan.Input("x")
+		// Channel values at each position are 0.2 apart, so the finite
+		// difference steps never change which channel is the maximum.
+		for n := 0; n < 2; n++ {
+			for p := 0; p < 36; p++ {
+				perm := rng.Perm(8)
+				for c := 0; c < 8; c++ {
+					in[(n*8+c)*36+p] = float32(0.2*float64(perm[c]) - 0.7 + 0.02*rng.Float64())
+				}
+			}
+		}
+		out, _ := plan.Output("y")
+		r := make([]float32, len(out))
+		for i := range r {
+			r[i] = float32(rng.NormFloat64())
+		}
+		loss := func() float64 {
+			Expect(plan.Forward()).To(Succeed())
+			s := 0.0
+			for i := range out {
+				s += float64(out[i]) * float64(r[i])
+			}
+			return s
+		}
+		loss()
+		d, err := plan.OutputGrad("y")
+		Expect(err).NotTo(HaveOccurred())
+		copy(d, r)
+		Expect(plan.Backward()).To(Succeed())
+		check := func(what string, data, grad []float32, picks int) {
+			for k := 0; k < picks; k++ {
+				i := rng.IntN(len(data))
+				orig := data[i]
+				h := float32(1e-2)
+				data[i] = orig + h
+				up := loss()
+				data[i] = orig - h
+				down := loss()
+				data[i] = orig
+				numeric := (up - down) / float64(2*h)
+				tol := 2e-2*math.Max(math.Abs(numeric), math.Abs(float64(grad[i]))) + 2e-3
+				Expect(math.Abs(numeric-float64(grad[i]))).To(BeNumerically("<=", tol), "%s[%d]: analytic %g, numeric %g", what, i, grad[i], numeric)
+			}
+		}
+		for _, name := range params.Names() {
+			p, _ := params.Get(name)
+			check(name, p.Data, p.Grad, 4)
+		}
+		dx, err := plan.InputGrad("x")
+		Expect(err).NotTo(HaveOccurred())
+		check("x", in, dx, 12)
+	})
+})

@@ -399,6 +399,77 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			}
 		}
 
+	case "LayerNormalization":
+		gamma, beta := p.in(n, 1), p.in(n, 2)
+		if a := n.Attrs.Int("axis", -1); a != -1 && a != len(x.shape)-1 {
+			return st, fmt.Errorf("LayerNormalization over axis %d: only the last axis is supported", a)
+		}
+		cols := x.shape[len(x.shape)-1]
+		rows := numel(x.shape) / cols
+		eps := n.Attrs.Float("epsilon", 1e-5)
+		mean, rstd := make([]float32, rows), make([]float32, rows)
+		st.fwd = func() error { return ops.LayerNorm(rows, cols, eps, x.data, gamma.data, dataOf(beta), y.data, mean, rstd, w) }
+		if backward {
+			dx := p.sink(x, 0)
+			dg, db := gradOf(gamma), gradOf(beta)
+			st.bwd = func() error {
+				if err := ops.LayerNormBackward(rows, cols, x.data, gamma.data, mean, rstd, y.grad, dx.buf, dg, db, w); err != nil {
+					return err
+				}
+				return dx.commit()
+			}
+		}
+
+	case "ReduceMean", "ReduceMax":
+		// CBAM's spatial attention: the mean and max over channels.
+		axes := n.Attrs.Ints("axes", nil)
+		if len(x.shape) != 4 || len(axes) != 1 || (axes[0] != 1 && axes[0] != -3) || n.Attrs.Int("keepdims", 1) != 1 {
+			return st, fmt.Errorf("%s over axes %v of %v: only channels (axis 1, keepdims) of a 4-D tensor are supported", n.Op, axes, x.shape)
+		}
+		s := x.nchw()
+		if n.Op == "ReduceMean" {
+			st.fwd = func() error { return ops.ChannelMean(s, x.data, y.data, w) }
+			if backward {
+				dx := p.sink(x, 0)
+				st.bwd = func() error {
+					if err := ops.ChannelMeanBackward(s, y.grad, dx.buf, w); err != nil {
+						return err
+					}
+					return dx.commit()
+				}
+			}
+			break
+		}
+		idx := make([]int32, len(y.data))
+		st.fwd = func() error { return ops.ChannelMax(s, x.data, y.data, idx, w) }
+		if backward {
+			dx := p.sink(x, 0)
+			st.bwd = func() error {
+				if err := ops.ChannelMaxBackward(s, idx, y.grad, dx.buf, w); err != nil {
+					return err
+				}
+				return dx.commit()
+			}
+		}
+
+	case "MatMul":
+		b := p.in(n, 1)
+		d, err := matmulDims(x.shape, b.shape)
+		if err != nil {
+			return st, err
+		}
+		gemm := p.e.be.Sgemm
+		st.fwd = func() error { return ops.MatMul(gemm, d, x.data, b.data, y.data, w) }
+		if backward {
+			da, db := p.sink(x, 0), p.sink(b, 1)
+			st.bwd = func() error {
+				if err := ops.MatMulBackward(gemm, d, x.data, b.data, y.grad, da.buf, db.buf, w); err != nil {
+					return err
+				}
+				return commitAll(da, db)
+			}
+		}
+
 	case "DetectDecode":
 		anchors := n.Attrs.Floats("anchors", nil)
 		strides := n.Attrs.Floats("strides", nil)
@@ -425,6 +496,27 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		return st, fmt.Errorf("the engine has no kernel for %s yet", n.Op)
 	}
 	return st, nil
+}
+
+// matmulDims maps ONNX MatMul operands (..., M, K) × (..., K, N) to the
+// kernel's batched form; a rank-2 operand is shared by every batch.
+func matmulDims(a, b []int) (ops.MatMulDims, error) {
+	if len(a) < 2 || len(b) < 2 {
+		return ops.MatMulDims{}, fmt.Errorf("MatMul needs operands of rank >= 2, got %v and %v", a, b)
+	}
+	d := ops.MatMulDims{M: a[len(a)-2], K: a[len(a)-1], N: b[len(b)-1]}
+	ba, bb := numel(a[:len(a)-2]), numel(b[:len(b)-2])
+	switch {
+	case ba == bb:
+		d.Batch = ba
+	case len(b) == 2:
+		d.Batch, d.BroadcastB = ba, true
+	case len(a) == 2:
+		d.Batch, d.BroadcastA = bb, true
+	default:
+		return ops.MatMulDims{}, fmt.Errorf("MatMul batch shapes %v and %v: only equal batches or a rank-2 operand are supported", a, b)
+	}
+	return d, nil
 }
 
 type unaryFwd func(x, y []float32, w int) error
