@@ -408,7 +408,9 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		rows := numel(x.shape) / cols
 		eps := n.Attrs.Float("epsilon", 1e-5)
 		mean, rstd := make([]float32, rows), make([]float32, rows)
-		st.fwd = func() error { return ops.LayerNorm(rows, cols, eps, x.data, gamma.data, dataOf(beta), y.data, mean, rstd, w) }
+		st.fwd = func() error {
+			return ops.LayerNorm(rows, cols, eps, x.data, gamma.data, dataOf(beta), y.data, mean, rstd, w)
+		}
 		if backward {
 			dx := p.sink(x, 0)
 			dg, db := gradOf(gamma), gradOf(beta)
