@@ -2,13 +2,11 @@ package benchmarks
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/yoloforge/yoloforge/host/assemble"
-	"github.com/yoloforge/yoloforge/host/config"
 	"github.com/yoloforge/yoloforge/host/engine"
+	"github.com/yoloforge/yoloforge/internal/fixtures"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 )
 
@@ -17,16 +15,11 @@ import (
 // processes).
 func model(b *testing.B, name string) *ir.Graph {
 	b.Helper()
-	path := filepath.Join("..", "..", "shared", "fixtures", "reference", "models", name+".yaml")
-	if _, err := os.Stat(path); err != nil {
-		b.Skip("reference models not found at " + path)
-	}
-	m, err := config.LoadModel(config.Source{File: path, Sets: []string{"nc=10"}})
+	path, err := fixtures.Path("reference", "models", name+".yaml")
 	if err != nil {
-		b.Fatal(err)
+		b.Skip("reference models not found: " + err.Error())
 	}
-	g, err := assemble.BuildReference(&assemble.Reference{File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple,
-		WidthMultiple: m.WidthMultiple, Anchors: m.Anchors, Rows: append(append([][]any{}, m.RefBackbone...), m.RefHead...)})
+	g, err := assemble.LoadReference(path, 10)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,12 +1,12 @@
 package assemble_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 func TestAssemble(t *testing.T) {
@@ -15,11 +15,9 @@ func TestAssemble(t *testing.T) {
 }
 
 func fixtures() string {
-	wd, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	dir := filepath.Join(wd, "..", "..", "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); err != nil {
-		Skip("golden fixtures not found at " + dir)
+	dir, err := fx.Dir()
+	if err != nil {
+		Skip("golden fixtures not found: " + err.Error())
 	}
 	return dir
 }

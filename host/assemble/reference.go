@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/yoloforge/yoloforge/host/config"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 	"github.com/yoloforge/yoloforge/sdk/nn"
 )
@@ -23,6 +24,25 @@ type Reference struct {
 	AnchorsPerLevel int
 	Rows            [][]any // backbone rows followed by head rows
 	InChannels      int     // 3 when zero
+}
+
+// ReferenceOf takes a loaded reference-format config as the builder's input.
+func ReferenceOf(m *config.Model) *Reference {
+	return &Reference{File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple, WidthMultiple: m.WidthMultiple,
+		Anchors: m.Anchors, AnchorsPerLevel: m.AnchorsPerLevel, Rows: append(append([][]any{}, m.RefBackbone...), m.RefHead...)}
+}
+
+// LoadReference reads a reference layer-list yaml with nc classes and
+// builds it.
+func LoadReference(path string, nc int) (*ir.Graph, error) {
+	m, err := config.LoadModel(config.Source{File: path, Sets: []string{fmt.Sprintf("nc=%d", nc)}})
+	if err != nil {
+		return nil, err
+	}
+	if m.Format != config.FormatReference {
+		return nil, fmt.Errorf("%s is not a reference layer-list yaml", path)
+	}
+	return BuildReference(ReferenceOf(m))
 }
 
 // refLayer turns one row into layers of the graph. args are the row's

@@ -96,10 +96,7 @@ func (a *App) buildModel(cmd *cobra.Command, mf *modelFlags) (*ir.Graph, error) 
 		ctx = cmd.Context()
 	}
 	if m.Format == config.FormatReference {
-		return assemble.BuildReference(&assemble.Reference{
-			File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple, WidthMultiple: m.WidthMultiple,
-			Anchors: m.Anchors, AnchorsPerLevel: m.AnchorsPerLevel, Rows: append(append([][]any{}, m.RefBackbone...), m.RefHead...),
-		})
+		return assemble.BuildReference(assemble.ReferenceOf(m))
 	}
 	cat, err := a.catalog(ctx)
 	if err != nil {

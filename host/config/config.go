@@ -121,6 +121,26 @@ type Model struct {
 	src *sources
 }
 
+// loadFile loads src's file (or its Data) as the bottom layer of k.
+func loadFile(k *koanf.Koanf, src Source, what string) error {
+	var err error
+	if src.Data != nil {
+		err = k.Load(rawBytes(src.Data), yaml.Parser())
+	} else {
+		err = k.Load(file.Provider(src.File), yaml.Parser())
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("read %s: %w", what, err)
+		}
+		// yaml errors carry the line ("yaml: line 23: did not find
+		// expected ',' or ']'"); the file name is ours to add.
+		return fmt.Errorf("%s: invalid YAML: %w", src.File, err)
+	}
+	return nil
+}
+
 // LoadModel reads, layers and checks a model config. All problems found in
 // values are reported together (joined); I/O and YAML syntax errors stop
 // loading at once.
@@ -135,20 +155,8 @@ func LoadModel(src Source) (*Model, error) {
 
 	var fileConf map[string]any
 	if src.File != "" {
-		var err error
-		if src.Data != nil {
-			err = k.Load(rawBytes(src.Data), yaml.Parser())
-		} else {
-			err = k.Load(file.Provider(src.File), yaml.Parser())
-		}
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("read model config: %w", err)
-			}
-			// yaml errors carry the line ("yaml: line 23: did not find
-			// expected ',' or ']'"); the file name is ours to add.
-			return nil, fmt.Errorf("%s: invalid YAML: %w", src.File, err)
+		if err := loadFile(k, src, "model config"); err != nil {
+			return nil, err
 		}
 		fileConf = k.Raw()
 	}

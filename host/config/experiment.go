@@ -3,13 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
 	"strings"
 
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 )
 
@@ -118,18 +115,8 @@ func DefaultExperiment() Experiment {
 func LoadExperiment(src Source) (*Experiment, error) {
 	k := koanf.New(".")
 	if src.File != "" {
-		var err error
-		if src.Data != nil {
-			err = k.Load(rawBytes(src.Data), yaml.Parser())
-		} else {
-			err = k.Load(file.Provider(src.File), yaml.Parser())
-		}
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("read experiment: %w", err)
-			}
-			return nil, fmt.Errorf("%s: invalid YAML: %w", src.File, err)
+		if err := loadFile(k, src, "experiment"); err != nil {
+			return nil, err
 		}
 	}
 	origin := map[string]string{}

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,8 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/assemble"
-	"github.com/yoloforge/yoloforge/host/config"
 	"github.com/yoloforge/yoloforge/host/engine"
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 )
 
@@ -24,22 +23,16 @@ func TestEngine(t *testing.T) {
 }
 
 func fixtures() string {
-	wd, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	dir := filepath.Join(wd, "..", "..", "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); err != nil {
-		Skip("golden fixtures not found at " + dir)
+	dir, err := fx.Dir()
+	if err != nil {
+		Skip("golden fixtures not found: " + err.Error())
 	}
 	return dir
 }
 
 // referenceModel builds a reference yaml (relative to fixtures/reference/models).
 func referenceModel(name string, nc int) *ir.Graph {
-	m, err := config.LoadModel(config.Source{File: filepath.Join(fixtures(), "reference", "models", name), Sets: []string{fmt.Sprintf("nc=%d", nc)}})
-	Expect(err).NotTo(HaveOccurred())
-	g, err := assemble.BuildReference(&assemble.Reference{File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple,
-		WidthMultiple: m.WidthMultiple, Anchors: m.Anchors, AnchorsPerLevel: m.AnchorsPerLevel,
-		Rows: append(append([][]any{}, m.RefBackbone...), m.RefHead...)})
+	g, err := assemble.LoadReference(filepath.Join(fixtures(), "reference", "models", name), nc)
 	Expect(err).NotTo(HaveOccurred())
 	return g
 }

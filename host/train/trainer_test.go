@@ -2,7 +2,6 @@ package train_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -10,29 +9,22 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/assemble"
-	"github.com/yoloforge/yoloforge/host/config"
 	"github.com/yoloforge/yoloforge/host/data"
 	"github.com/yoloforge/yoloforge/host/engine"
 	"github.com/yoloforge/yoloforge/host/loss"
 	"github.com/yoloforge/yoloforge/host/train"
+	"github.com/yoloforge/yoloforge/internal/fixtures"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 )
 
-func yolov5n(nc string) *ir.Graph {
-	wd, _ := os.Getwd()
-	path := filepath.Join(wd, "..", "..", "configs", "models", "yolov5n.yaml")
-	m, err := config.LoadModel(config.Source{File: path, Sets: []string{"nc=" + nc}})
-	Expect(err).NotTo(HaveOccurred())
-	// The native config names plugins; build the same network in-process
-	// through the reference path so this suite needs no plugin processes.
-	ref := filepath.Join(wd, "..", "..", "..", "shared", "fixtures", "reference", "models", "yolov5n.yaml")
-	if _, err := os.Stat(ref); err != nil {
-		Skip("reference models not found")
+func yolov5n(nc int) *ir.Graph {
+	// The native config names plugins; the reference yaml builds the same
+	// network in-process, so this suite needs no plugin processes.
+	ref, err := fixtures.Path("reference", "models", "yolov5n.yaml")
+	if err != nil {
+		Skip("reference models not found: " + err.Error())
 	}
-	r, err := config.LoadModel(config.Source{File: ref, Sets: []string{"nc=" + nc}})
-	Expect(err).NotTo(HaveOccurred())
-	g, err := assemble.BuildReference(&assemble.Reference{File: r.File, NC: r.NC, DepthMultiple: m.DepthMultiple,
-		WidthMultiple: m.WidthMultiple, Anchors: r.Anchors, Rows: append(append([][]any{}, r.RefBackbone...), r.RefHead...)})
+	g, err := assemble.LoadReference(ref, nc)
 	Expect(err).NotTo(HaveOccurred())
 	return g
 }
@@ -55,7 +47,7 @@ var _ = Describe("training", Ordered, func() {
 	})
 
 	options := func(out string, epochs int) train.Options {
-		g := yolov5n("10")
+		g := yolov5n(10)
 		e, err := engine.New(engine.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		params := engine.NewParams(g)
