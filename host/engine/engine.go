@@ -21,18 +21,13 @@ type Options struct {
 	// Threads used by matrix products and element-wise kernels; zero means
 	// GOMAXPROCS.
 	Threads int
-	// BatchSplit runs convolutions over a batch as one part per thread
-	// with single-threaded kernels (see batchSplit); batches of one never
-	// split. Off by default until it measures faster on more machines.
-	BatchSplit bool
 }
 
 // Engine holds what every plan shares: the BLAS backend and the worker count.
 type Engine struct {
-	be         blas.Backend
-	desc       string
-	workers    int
-	splitBatch bool
+	be      blas.Backend
+	desc    string
+	workers int
 }
 
 // New opens the BLAS backend the options ask for.
@@ -45,7 +40,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &Engine{be: be, desc: desc, workers: threads, splitBatch: opts.BatchSplit}, nil
+	return &Engine{be: be, desc: desc, workers: threads}, nil
 }
 
 // BLAS describes the matrix-product backend in use, for `yoloforge env`.

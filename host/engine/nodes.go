@@ -93,22 +93,6 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		if err := g.Validate(); err != nil {
 			return st, err
 		}
-		if p.split != nil && g.N >= len(p.split.parts) {
-			sc := p.split.conv(g)
-			sc.x, sc.w, sc.b, sc.y = x.data, wt.data, dataOf(b), y.data
-			st.fwd = sc.forward
-			if backward {
-				dx := p.sink(x, 0)
-				sc.prepareBackward(gradOf(wt), gradOf(b))
-				st.bwd = func() error {
-					if err := sc.backwardRun(y.grad, dx.buf, w); err != nil {
-						return err
-					}
-					return dx.commit()
-				}
-			}
-			break
-		}
 		p.ws.Reserve(g)
 		st.fwd = func() error { return conv.Forward(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws) }
 		if backward {

@@ -65,7 +65,6 @@ type Plan struct {
 	inputs  []string
 	outputs []string
 	ws      *conv.Workspace
-	split   *batchSplit // nil: one image at a time with multi-threaded kernels
 	// scratch[i] receives the gradient for a node's i-th input when that
 	// input sums contributions from several consumers.
 	scratch [][]float32
@@ -82,9 +81,6 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 	}
 	p := &Plan{e: e, params: params, train: opts.Train, vals: map[string]*value{}, outputs: g.Outputs,
 		ws: conv.NewWorkspace(e.workers)}
-	if e.workers > 1 && e.splitBatch {
-		p.split = newBatchSplit(e.workers)
-	}
 	for _, in := range g.Inputs {
 		s := shapes[in.Name]
 		for _, d := range s {
