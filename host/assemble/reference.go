@@ -49,9 +49,22 @@ func LoadReference(path string, nc int) (*ir.Graph, error) {
 // arguments after name evaluation (nc, anchors, None, quoted strings).
 type refLayer func(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, error)
 
-// refModules lists the modules of the reference understood so far, by the
-// name the yaml uses.
-var refModules = map[string]refLayer{
+// refModules lists the modules of the reference understood, by the name the
+// yaml uses: the YOLOv5 core here, the light backbones' blocks and the
+// accuracy modules in their own files.
+var refModules = mergeModules(refCoreModules, refLightModules, refAccModules)
+
+func mergeModules(sets ...map[string]refLayer) map[string]refLayer {
+	all := map[string]refLayer{}
+	for _, set := range sets {
+		for name, build := range set {
+			all[name] = build
+		}
+	}
+	return all
+}
+
+var refCoreModules = map[string]refLayer{
 	"Conv":        refConv,
 	"Focus":       refFocus,
 	"C3":          refC3,
