@@ -479,9 +479,31 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		st.fwd = func() error { return ops.DetectDecode(batch, na, no, levels, y.data, w) }
 
 	default:
-		return st, fmt.Errorf("the engine has no kernel for %s yet", n.Op)
+		compile, ok := moreKernels[n.Op]
+		if !ok {
+			return st, fmt.Errorf("the engine has no kernel for %s yet", n.Op)
+		}
+		return compile(p, n, st, backward)
 	}
 	return st, nil
+}
+
+// nodeCompiler binds one node of an op kept outside compileNode's switch;
+// st already names the node, backward says whether it needs a gradient.
+type nodeCompiler func(p *Plan, n *ir.Node, st step, backward bool) (step, error)
+
+// moreKernels holds the op families added with the light backbones and the
+// accuracy modules, each in its own file.
+var moreKernels = mergeKernels(lightKernels, accKernels)
+
+func mergeKernels(sets ...map[string]nodeCompiler) map[string]nodeCompiler {
+	all := map[string]nodeCompiler{}
+	for _, set := range sets {
+		for op, c := range set {
+			all[op] = c
+		}
+	}
+	return all
 }
 
 // matmulDims maps ONNX MatMul operands (..., M, K) × (..., K, N) to the
