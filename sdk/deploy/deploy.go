@@ -92,3 +92,7 @@ type Runner interface {
 	Time(ctx context.Context, session string, inputs []Tensor, iterations int) (Timing, error)
 	Unload(ctx context.Context, session string) error
 }
+
+// Weights are a model's tensors by state_dict name, as a backend reads them
+// from the ConvertRequest's WeightsFile.
+type Weights map[string]Tensor
