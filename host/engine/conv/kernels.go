@@ -111,6 +111,10 @@ func (t *task) im2colRow(r int) {
 			continue
 		}
 		iw := owLo*sw + offW
+		if sw == 2 {
+			gather2(d[owLo:owHi], src[iw:])
+			continue
+		}
 		for ow := owLo; ow < owHi; ow++ {
 			d[ow] = src[iw]
 			iw += sw
@@ -151,6 +155,10 @@ func (t *task) col2imChannel(c int) {
 				}
 				d := plane[ih*g.W : (ih+1)*g.W]
 				iw := owLo*sw + offW
+				if sw == 2 {
+					scatterAdd2(d[iw:], s)
+					continue
+				}
 				for _, v := range s {
 					d[iw] += v
 					iw += sw
