@@ -94,6 +94,9 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			return st, err
 		}
 		p.ws.Reserve(g)
+		if _, moved := p.biasMovedTo[n.Name]; moved {
+			b = nil
+		}
 		st.fwd = func() error { return conv.Forward(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws) }
 		if backward {
 			dx := p.sink(x, 0)
@@ -135,6 +138,10 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			return st, err
 		}
 		st.fwd = func() error { return fwd(x.data, y.data, w) }
+		if bias := p.siluBias[n.Name]; bias != nil {
+			hw := x.shape[2] * x.shape[3]
+			st.fwd = func() error { return ops.BiasSiLU(x.data, y.data, bias.data, hw, w) }
+		}
 		if backward {
 			dx := p.sink(x, 0)
 			st.bwd = func() error {
@@ -308,10 +315,7 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			}
 		}
 
-	case "Reshape", "Flatten", "Identity", "Dropout":
-		if n.Op == "Dropout" && p.train {
-			return st, fmt.Errorf("Dropout in train mode is not supported yet")
-		}
+	case "Reshape", "Flatten", "Identity":
 		st.fwd = func() error { copy(y.data, x.data); return nil }
 		if backward {
 			dx := p.sink(x, 0)

@@ -20,6 +20,10 @@ type CompileOptions struct {
 	Train bool
 	// InputGrad also computes the gradient with respect to the inputs.
 	InputGrad bool
+	// Seed drives the random ops of train plans (Dropout, DropPath): each
+	// node draws from its own stream keyed by the seed and its name, so a
+	// plan's masks are reproducible and independent of node order.
+	Seed uint64
 }
 
 // value is one tensor of a plan: an input, an activation or a parameter.
@@ -60,6 +64,7 @@ type Plan struct {
 	e       *Engine
 	params  *Params
 	train   bool
+	seed    uint64
 	vals    map[string]*value
 	steps   []step
 	inputs  []string
@@ -70,6 +75,10 @@ type Plan struct {
 	scratch [][]float32
 	// zeroed are the values whose gradients are sums, reset by Backward.
 	zeroed []*value
+	// biasMovedTo maps an eval plan's Conv node to the SiLU node that adds
+	// its bias (see fuseBiasSiLU); siluBias maps that SiLU to the bias.
+	biasMovedTo map[string]string
+	siluBias    map[string]*value
 }
 
 // Compile turns g into a plan for the given input shapes, using params
@@ -79,7 +88,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	p := &Plan{e: e, params: params, train: opts.Train, vals: map[string]*value{}, outputs: g.Outputs,
+	p := &Plan{e: e, params: params, train: opts.Train, seed: opts.Seed, vals: map[string]*value{}, outputs: g.Outputs,
 		ws: conv.NewWorkspace(e.workers)}
 	for _, in := range g.Inputs {
 		s := shapes[in.Name]
@@ -160,6 +169,9 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 			p.scratch[i] = make([]float32, largest)
 		}
 	}
+	if !opts.Train {
+		p.fuseBiasSiLU(g)
+	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		st, err := p.compileNode(n)
@@ -169,6 +181,33 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 		p.steps = append(p.steps, st)
 	}
 	return p, nil
+}
+
+// fuseBiasSiLU finds the Conv nodes of an eval plan whose output only feeds
+// a SiLU and moves their bias into it: the convolution then writes its
+// product straight into its output (no bias fill for the matrix product to
+// read back) and the activation adds the bias in the pass it makes anyway.
+func (p *Plan) fuseBiasSiLU(g *ir.Graph) {
+	readers := map[string][]*ir.Node{}
+	for i := range g.Nodes {
+		for _, in := range g.Nodes[i].Inputs {
+			readers[in] = append(readers[in], &g.Nodes[i])
+		}
+	}
+	p.biasMovedTo, p.siluBias = map[string]string{}, map[string]*value{}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if n.Op != "Conv" || len(n.Inputs) < 3 || n.Inputs[2] == "" || len(n.Outputs) != 1 {
+			continue
+		}
+		y, bias := p.vals[n.Outputs[0]], p.vals[n.Inputs[2]]
+		r := readers[n.Outputs[0]]
+		if y == nil || bias == nil || y.output || len(r) != 1 || r[0].Op != "SiLU" || len(y.shape) != 4 {
+			continue
+		}
+		p.biasMovedTo[n.Name] = r[0].Name
+		p.siluBias[r[0].Name] = bias
+	}
 }
 
 // differentiable reports whether gradients pass through an op.

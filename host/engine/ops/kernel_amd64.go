@@ -22,6 +22,9 @@ var useAVX512 = hasAVX512
 func siluAVX512(x, y []float32)
 
 //go:noescape
+func biasSiluAVX512(x, y []float32, b float32)
+
+//go:noescape
 func siluBackAVX512(x, dy, dx []float32)
 
 //go:noescape

@@ -924,3 +924,51 @@ dxNext:
 dxDone:
 	VZEROUPPER
 	RET
+
+// func biasSiluAVX512(x, y []float32, b float32)
+// y = silu(x + b): a convolution's bias and SiLU in one pass (eval plans).
+TEXT ·biasSiluAVX512(SB), NOSPLIT, $0-52
+	MOVQ         x_base+0(FP), SI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         y_base+24(FP), DI
+	VBROADCASTSS b+48(FP), Z18
+	CONSTS
+	MOVL         $0x30000, AX
+	VPBROADCASTD AX, Z19
+
+bsiluLoop2:
+	CMPQ    CX, $32
+	JLT     bsiluLoop
+	VADDPS  (SI), Z18, Z0
+	VADDPS  64(SI), Z18, Z7
+	SILU(Z0, Z1, Z2, Z3, Z4, Z5, K2)
+	SILU(Z7, Z8, Z9, Z10, Z11, Z12, K3)
+	VMOVUPS Z3, (DI)
+	VMOVUPS Z10, 64(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     bsiluLoop2
+
+bsiluLoop:
+	CMPQ    CX, $16
+	JLT     bsiluTail
+	VADDPS  (SI), Z18, Z0
+	SILU(Z0, Z1, Z2, Z3, Z4, Z5, K2)
+	VMOVUPS Z3, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+
+bsiluTail:
+	TESTQ     CX, CX
+	JZ        bsiluDone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VADDPS    Z18, Z0, Z0
+	SILU(Z0, Z1, Z2, Z3, Z4, Z5, K2)
+	VMOVUPS   Z3, K1, (DI)
+
+bsiluDone:
+	VZEROUPPER
+	RET

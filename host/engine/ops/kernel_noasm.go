@@ -12,6 +12,7 @@ var useAVX512 = false
 func noAsm() { panic("ops: assembly kernel called without assembly support") }
 
 func siluAVX512(x, y []float32)                                                { noAsm() }
+func biasSiluAVX512(x, y []float32, b float32)                                 { noAsm() }
 func siluBackAVX512(x, dy, dx []float32)                                       { noAsm() }
 func sigmoidAVX512(x, y []float32)                                             { noAsm() }
 func sigmoidBackAVX512(y, dy, dx []float32)                                    { noAsm() }

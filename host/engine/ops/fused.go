@@ -1,0 +1,38 @@
+package ops
+
+// BiasSiLU computes y = silu(x + bias[c]) over planes of hw floats, plane p
+// belonging to channel p mod len(bias): a convolution's bias and its SiLU
+// in one pass over the output, for eval plans where nothing needs the
+// pre-activation values. It may run in place (y = x).
+func BiasSiLU(x, y, bias []float32, hw int, workers int) error {
+	w, err := elementwise("BiasSiLU", workers, actExpCost(), len(x), namesXY, x, y)
+	if err != nil {
+		return err
+	}
+	if hw <= 0 || len(bias) == 0 || len(x)%(hw*len(bias)) != 0 {
+		return shapeErr("BiasSiLU", "len(x) = %d is not a whole number of %d planes of %d", len(x), len(bias), hw)
+	}
+	planes := len(x) / hw
+	body := func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			biasSiluPlane(x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw], bias[p%len(bias)])
+		}
+	}
+	if w = min(w, planes); w > 1 {
+		run(w, planes, body)
+	} else {
+		body(0, planes)
+	}
+	return nil
+}
+
+func biasSiluPlane(x, y []float32, b float32) {
+	if useAVX512 {
+		biasSiluAVX512(x, y[:len(x)], b)
+		return
+	}
+	for i, v := range x {
+		y[i] = v + b
+	}
+	siluRange(y, y)
+}
