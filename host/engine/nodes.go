@@ -117,7 +117,18 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			Eps: n.Attrs.Float("epsilon", 1e-5), Momentum: 1 - n.Attrs.Float("momentum", 0.9)}
 		dx := p.sink(x, 0)
 		dg, dbeta := gradOf(gamma), gradOf(beta)
-		if p.train {
+		if z := p.bnSiLU[n.Name]; z != nil {
+			saveMean, saveInv := make([]float32, s.C), make([]float32, s.C)
+			st.fwd = func() error { return ops.BatchNormSiLUTrain(s, prm, x.data, z.data, saveMean, saveInv, w) }
+			if backward {
+				st.bwd = func() error {
+					if err := ops.BatchNormSiLUTrainBackward(s, prm, x.data, saveMean, saveInv, z.grad, y.grad, dx.buf, dg, dbeta, w); err != nil {
+						return err
+					}
+					return dx.commit()
+				}
+			}
+		} else if p.train {
 			saveMean, saveInv := make([]float32, s.C), make([]float32, s.C)
 			st.fwd = func() error { return ops.BatchNormTrain(s, prm, x.data, y.data, saveMean, saveInv, w) }
 			if backward {
@@ -133,6 +144,10 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		}
 
 	case "SiLU", "Sigmoid", "Relu", "HardSwish", "HardSigmoid", "LeakyRelu", "Clip":
+		if p.fusedAway[n.Name] {
+			st.fwd = func() error { return nil } // computed by the BatchNorm before it
+			return st, nil
+		}
 		fwd, bwd, err := activation(n)
 		if err != nil {
 			return st, err

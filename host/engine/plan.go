@@ -20,6 +20,9 @@ type CompileOptions struct {
 	Train bool
 	// InputGrad also computes the gradient with respect to the inputs.
 	InputGrad bool
+	// Unfused compiles every node as its own kernel call, turning off the
+	// fusions that save memory passes (for tests and per-node profiles).
+	Unfused bool
 	// Seed drives the random ops of train plans (Dropout, DropPath): each
 	// node draws from its own stream keyed by the seed and its name, so a
 	// plan's masks are reproducible and independent of node order.
@@ -37,6 +40,7 @@ type value struct {
 	consumers  int  // nodes reading it, plus one for a graph output
 	accumulate bool // several contributions: grads are summed via scratch
 	output     bool
+	elided     bool // computed inside a fused kernel and never stored: no data buffer
 }
 
 func (v *value) nchw() ops.NCHW { return toNCHW(v.shape) }
@@ -79,6 +83,10 @@ type Plan struct {
 	// its bias (see fuseBiasSiLU); siluBias maps that SiLU to the bias.
 	biasMovedTo map[string]string
 	siluBias    map[string]*value
+	// bnSiLU maps a train plan's BatchNormalization node to the output of
+	// the SiLU fused into it; fusedAway lists such SiLU nodes.
+	bnSiLU    map[string]*value
+	fusedAway map[string]bool
 }
 
 // Compile turns g into a plan for the given input shapes, using params
@@ -151,6 +159,9 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 			}
 		}
 	}
+	if opts.Train && !opts.Unfused {
+		p.fuseBatchNormSiLU(g)
+	}
 	if err := p.allocate(g); err != nil {
 		return nil, err
 	}
@@ -169,7 +180,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 			p.scratch[i] = make([]float32, largest)
 		}
 	}
-	if !opts.Train {
+	if !opts.Train && !opts.Unfused {
 		p.fuseBiasSiLU(g)
 	}
 	for i := range g.Nodes {
@@ -188,12 +199,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 // product straight into its output (no bias fill for the matrix product to
 // read back) and the activation adds the bias in the pass it makes anyway.
 func (p *Plan) fuseBiasSiLU(g *ir.Graph) {
-	readers := map[string][]*ir.Node{}
-	for i := range g.Nodes {
-		for _, in := range g.Nodes[i].Inputs {
-			readers[in] = append(readers[in], &g.Nodes[i])
-		}
-	}
+	readers := readersOf(g)
 	p.biasMovedTo, p.siluBias = map[string]string{}, map[string]*value{}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
@@ -208,6 +214,39 @@ func (p *Plan) fuseBiasSiLU(g *ir.Graph) {
 		p.biasMovedTo[n.Name] = r[0].Name
 		p.siluBias[r[0].Name] = bias
 	}
+}
+
+// fuseBatchNormSiLU finds the train-mode BatchNormalization nodes whose
+// output only feeds a SiLU and computes both in one kernel
+// (ops.BatchNormSiLUTrain): the normalised tensor is never stored, and its
+// gradient buffer serves as the kernel's scratch in Backward.
+func (p *Plan) fuseBatchNormSiLU(g *ir.Graph) {
+	readers := readersOf(g)
+	p.bnSiLU, p.fusedAway = map[string]*value{}, map[string]bool{}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if n.Op != "BatchNormalization" || len(n.Outputs) != 1 || len(n.Inputs) != 5 {
+			continue
+		}
+		y := p.vals[n.Outputs[0]]
+		r := readers[n.Outputs[0]]
+		if y == nil || y.output || len(r) != 1 || r[0].Op != "SiLU" || len(r[0].Outputs) != 1 {
+			continue
+		}
+		p.bnSiLU[n.Name] = p.vals[r[0].Outputs[0]]
+		p.fusedAway[r[0].Name] = true
+		y.elided = true
+	}
+}
+
+func readersOf(g *ir.Graph) map[string][]*ir.Node {
+	readers := map[string][]*ir.Node{}
+	for i := range g.Nodes {
+		for _, in := range g.Nodes[i].Inputs {
+			readers[in] = append(readers[in], &g.Nodes[i])
+		}
+	}
+	return readers
 }
 
 // differentiable reports whether gradients pass through an op.
@@ -235,9 +274,11 @@ func (p *Plan) allocate(g *ir.Graph) error {
 		for i := range g.Nodes {
 			for _, o := range g.Nodes[i].Outputs {
 				v := p.vals[o]
-				v.data = make([]float32, numel(v.shape))
+				if !v.elided {
+					v.data = make([]float32, numel(v.shape))
+				}
 				if v.needGrad {
-					v.grad = make([]float32, len(v.data))
+					v.grad = make([]float32, numel(v.shape))
 					v.accumulate = v.consumers > 1
 					if v.accumulate || v.output {
 						p.zeroed = append(p.zeroed, v)

@@ -199,7 +199,18 @@ func (q planes) bnDx(x, dy, dx []float32, mean, k, gm, scale float32) {
 // per-channel float32 α, β, the same formulation as PyTorch's CPU kernel.
 // As in PyTorch, training needs more than one value per channel.
 func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []float32, workers int) error {
-	const op = "BatchNormTrain"
+	return batchNormTrain("BatchNormTrain", s, p, x, y, saveMean, saveInvStd, false, workers)
+}
+
+// BatchNormSiLUTrain is BatchNormTrain followed by SiLU, z = silu(bn(x)),
+// without writing bn(x) anywhere: each plane is normalised and activated
+// while it is in cache, which saves a write and a read of the whole tensor.
+// The results are bit-identical to the two kernels in sequence.
+func BatchNormSiLUTrain(s NCHW, p BatchNormParams, x, z, saveMean, saveInvStd []float32, workers int) error {
+	return batchNormTrain("BatchNormSiLUTrain", s, p, x, z, saveMean, saveInvStd, true, workers)
+}
+
+func batchNormTrain(op string, s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []float32, silu bool, workers int) error {
 	if err := p.check(op, s, false); err != nil {
 		return err
 	}
@@ -227,14 +238,14 @@ func BatchNormTrain(s NCHW, p BatchNormParams, x, y, saveMean, saveInvStd []floa
 	}
 	if w := plan(workers, s.C, bnCost()*s.N*s.H*s.W); w > 1 {
 		q := p // a branch-local copy: capturing p would heap-allocate it on every call
-		run(w, s.C, func(lo, hi int) { bnTrainRange(s, &q, x, y, saveMean, saveInvStd, lo, hi) })
+		run(w, s.C, func(lo, hi int) { bnTrainRange(s, &q, x, y, saveMean, saveInvStd, lo, hi, silu) })
 	} else {
-		bnTrainRange(s, &p, x, y, saveMean, saveInvStd, 0, s.C)
+		bnTrainRange(s, &p, x, y, saveMean, saveInvStd, 0, s.C, silu)
 	}
 	return nil
 }
 
-func bnTrainRange(s NCHW, p *BatchNormParams, x, y, saveMean, saveInvStd []float32, c0, c1 int) {
+func bnTrainRange(s NCHW, p *BatchNormParams, x, y, saveMean, saveInvStd []float32, c0, c1 int, silu bool) {
 	hw := s.H * s.W
 	m := float64(s.N * hw)
 	q := channelPlanes(s)
@@ -270,7 +281,16 @@ func bnTrainRange(s NCHW, p *BatchNormParams, x, y, saveMean, saveInvStd []float
 		}
 		alpha := invStd * p.gamma(c)
 		beta := p.beta(c) - float32(mean*alpha)
-		q.affine(xc, y[c*hw:], alpha, beta)
+		if !silu {
+			q.affine(xc, y[c*hw:], alpha, beta)
+			continue
+		}
+		one := planes{hw, 1, hw}
+		for i := range q.n {
+			yi := q.at(y[c*hw:], i)
+			one.affine(q.at(xc, i), yi, alpha, beta)
+			siluRange(yi, yi)
+		}
 	}
 }
 
@@ -333,7 +353,29 @@ func BatchNormTrainBackward(s NCHW, p BatchNormParams, x, saveMean, saveInvStd, 
 	if err := checkLen(op, "saveInvStd", saveInvStd, s.C); err != nil {
 		return err
 	}
-	return bnBackward(op, s, &p, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, true, workers)
+	return bnBackward(op, s, &p, x, saveMean, saveInvStd, nil, dy, dx, dgamma, dbeta, true, workers)
+}
+
+// BatchNormSiLUTrainBackward is the backward of BatchNormSiLUTrain: from
+// dz = d loss / d silu(bn(x)) it writes d loss / d bn(x) into dy (scratch
+// the caller provides), recomputing bn(x) plane by plane from x and the
+// saved statistics, then proceeds as BatchNormTrainBackward. Results are
+// bit-identical to SiLUBackward followed by BatchNormTrainBackward.
+func BatchNormSiLUTrainBackward(s NCHW, p BatchNormParams, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta []float32, workers int) error {
+	const op = "BatchNormSiLUTrainBackward"
+	if err := p.check(op, s, false); err != nil {
+		return err
+	}
+	if err := checkLen(op, "saveMean", saveMean, s.C); err != nil {
+		return err
+	}
+	if err := checkLen(op, "saveInvStd", saveInvStd, s.C); err != nil {
+		return err
+	}
+	if err := checkLen(op, "dz", dz, s.Len()); err != nil {
+		return err
+	}
+	return bnBackward(op, s, &p, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta, true, workers)
 }
 
 // BatchNormEvalBackward is the backward of BatchNormEval. With fixed
@@ -346,10 +388,10 @@ func BatchNormEvalBackward(s NCHW, p BatchNormParams, x, dy, dx, dgamma, dbeta [
 	if err := p.check(op, s, true); err != nil {
 		return err
 	}
-	return bnBackward(op, s, &p, x, nil, nil, dy, dx, dgamma, dbeta, false, workers)
+	return bnBackward(op, s, &p, x, nil, nil, nil, dy, dx, dgamma, dbeta, false, workers)
 }
 
-func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta []float32, train bool, workers int) error {
+func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta []float32, train bool, workers int) error {
 	n := s.Len()
 	needX := train || dgamma != nil
 	if needX {
@@ -383,15 +425,16 @@ func bnBackward(op string, s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, 
 	if w := plan(workers, s.C, bnCost()*s.N*s.H*s.W); w > 1 {
 		q := *p
 		run(w, s.C, func(lo, hi int) {
-			bnBackwardRange(s, &q, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, lo, hi)
+			bnBackwardRange(s, &q, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta, train, lo, hi)
 		})
 	} else {
-		bnBackwardRange(s, p, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta, train, 0, s.C)
+		bnBackwardRange(s, p, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta, train, 0, s.C)
 	}
 	return nil
 }
 
-func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx, dgamma, dbeta []float32, train bool, c0, c1 int) {
+// With dz (the fused SiLU's output gradient), dy is first filled from it.
+func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dz, dy, dx, dgamma, dbeta []float32, train bool, c0, c1 int) {
 	hw := s.H * s.W
 	m := float64(s.N * hw)
 	q := channelPlanes(s)
@@ -403,6 +446,17 @@ func bnBackwardRange(s NCHW, p *BatchNormParams, x, saveMean, saveInvStd, dy, dx
 			mean, invStd = p.RunningMean[c], p.evalInvStd(c)
 		}
 		dyc := dy[c*hw:]
+		if dz != nil {
+			// The forward's α, β exactly, so bn(x) is recomputed bit for bit.
+			alpha := invStd * p.gamma(c)
+			beta := p.beta(c) - float32(mean*alpha)
+			one := planes{hw, 1, hw}
+			for i := range q.n {
+				di := q.at(dyc, i)
+				one.affine(q.at(x[c*hw:], i), di, alpha, beta)
+				siluBackRange(di, q.at(dz[c*hw:], i), di)
+			}
+		}
 		var sum, dot float64
 		if x != nil && (train || dgamma != nil) {
 			sum, dot = q.sumDot(x[c*hw:], dyc, float64(mean))

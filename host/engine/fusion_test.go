@@ -1,0 +1,88 @@
+package engine_test
+
+import (
+	"math/rand/v2"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/engine"
+	"github.com/yoloforge/yoloforge/sdk/ir"
+)
+
+// The fusions must not change a single bit: they only skip memory passes.
+var _ = Describe("kernel fusion", func() {
+	run := func(g *ir.Graph, params *engine.Params, train, unfused bool) (map[string][]float32, *engine.Plan) {
+		plan, err := newEngine().Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {2, 3, 64, 64}},
+			Train: train, InputGrad: train, Unfused: unfused})
+		Expect(err).NotTo(HaveOccurred())
+		in, _ := plan.Input("images")
+		r := rand.New(rand.NewPCG(9, 9))
+		for i := range in {
+			in[i] = r.Float32()
+		}
+		Expect(plan.Forward()).To(Succeed())
+		got := map[string][]float32{}
+		for _, o := range plan.Outputs() {
+			out, _ := plan.Output(o)
+			got[o] = append([]float32(nil), out...)
+		}
+		if !train {
+			return got, plan
+		}
+		for _, o := range plan.Outputs()[1:] {
+			d, err := plan.OutputGrad(o)
+			Expect(err).NotTo(HaveOccurred())
+			for i := range d {
+				d[i] = float32(r.NormFloat64())
+			}
+		}
+		Expect(plan.Backward()).To(Succeed())
+		dx, _ := plan.InputGrad("images")
+		got["d images"] = append([]float32(nil), dx...)
+		for _, name := range params.Names() {
+			p, _ := params.Get(name)
+			got[name] = append([]float32(nil), p.Data...) // running statistics after the step
+			if p.Grad != nil {
+				got["d "+name] = append([]float32(nil), p.Grad...)
+			}
+		}
+		return got, plan
+	}
+	fresh := func(g *ir.Graph) *engine.Params {
+		params := engine.NewParams(g)
+		Expect(params.Initialize(g, 3)).To(Succeed())
+		r := rand.New(rand.NewPCG(4, 4))
+		for _, name := range params.Names() {
+			if p, _ := params.Get(name); p.Role == ir.RoleBNWeight || p.Role == ir.RoleBNBias {
+				for i := range p.Data {
+					p.Data[i] = float32(0.5 + r.Float64())
+				}
+			}
+		}
+		return params
+	}
+
+	It("computes train-mode BatchNorm+SiLU in one kernel with identical outputs, gradients and statistics and less memory", func() {
+		g := tinyDetector(true)
+		fused, fp := run(g, fresh(g), true, false)
+		plain, pp := run(g, fresh(g), true, true)
+		Expect(fused).To(HaveLen(len(plain)))
+		for k, v := range plain {
+			Expect(fused[k]).To(Equal(v), k)
+		}
+		Expect(fp.MemoryFloats()).To(BeNumerically("<", pp.MemoryFloats()))
+	})
+
+	It("adds a convolution's bias in the SiLU after it in eval plans, with identical outputs", func() {
+		g := tinyDetector(true)
+		params := fresh(g)
+		fg, fparams, err := engine.FoldBatchNorm(g, params)
+		Expect(err).NotTo(HaveOccurred())
+		fused, _ := run(fg, fparams, false, false)
+		plain, _ := run(fg, fparams, false, true)
+		for k, v := range plain {
+			Expect(fused[k]).To(Equal(v), k)
+		}
+	})
+})
