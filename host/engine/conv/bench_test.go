@@ -36,7 +36,9 @@ func benchBackends(b *testing.B) []blas.Backend {
 }
 
 // BenchmarkConv reports forward and forward+backward throughput; FLOPs are
-// 2 per multiply-accumulate, with dX and dW each costing one forward.
+// 2 per multiply-accumulate, with dX and dW each costing one forward. Each
+// layer runs with column bands (the default) and with the whole column
+// matrix at once ("whole-columns"), for comparison.
 func BenchmarkConv(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 5))
 	for _, be := range benchBackends(b) {
@@ -52,32 +54,39 @@ func BenchmarkConv(b *testing.B) {
 			}
 			dw, db := make([]float32, len(w)), make([]float32, g.K)
 			macs := float64(g.MACs())
-			label := fmt.Sprintf("%s-t%d/%s", be.Name(), be.Threads(), l.name)
-			b.Run(label+"/fwd", func(b *testing.B) {
-				b.ReportAllocs()
-				for range b.N {
-					if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
-						b.Fatal(err)
-					}
+			for _, bands := range []int{0, -1} {
+				label := fmt.Sprintf("%s-t%d/%s", be.Name(), be.Threads(), l.name)
+				if bands < 0 {
+					label += "/whole-columns"
 				}
-				b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-			b.Run(label+"/fwd+bwd", func(b *testing.B) {
-				b.ReportAllocs()
-				for range b.N {
-					if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
-						b.Fatal(err)
+				ws.SetBandFloats(bands)
+				b.Run(label+"/fwd", func(b *testing.B) {
+					b.ReportAllocs()
+					for range b.N {
+						if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+							b.Fatal(err)
+						}
 					}
-					if err := conv.Backward(be, g, x, w, dy, dx, dw, db, ws); err != nil {
-						b.Fatal(err)
+					b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+				b.Run(label+"/fwd+bwd", func(b *testing.B) {
+					b.ReportAllocs()
+					for range b.N {
+						if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+							b.Fatal(err)
+						}
+						if err := conv.Backward(be, g, x, w, dy, dx, dw, db, ws); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				flops := 2 * macs * 2 // forward + dW
-				if l.dx {
-					flops += 2 * macs
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+					flops := 2 * macs * 2 // forward + dW
+					if l.dx {
+						flops += 2 * macs
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			ws.SetBandFloats(0)
 		}
 		ws.Close()
 	}

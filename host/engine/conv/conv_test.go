@@ -95,76 +95,85 @@ var _ = Describe("Conv2d", func() {
 			})
 
 			for i, gc := range geometries {
-				It(fmt.Sprintf("%s (%s): forward and backward match the float64 reference and finite differences", gc.name, gc.pathway), func() {
-					g := gc.g
-					Expect(g.Validate()).To(Succeed())
-					Expect(g.Depthwise()).To(Equal(gc.pathway == "depthwise"))
-					r := rand.New(rand.NewPCG(uint64(i), 7))
-					x, w := randTensor(r, g.InputSize()), randTensor(r, g.WeightSize())
-					var bias []float32
-					if !gc.noBias {
-						bias = randTensor(r, g.K)
+				for _, banded := range []bool{false, true} {
+					name := fmt.Sprintf("%s (%s): forward and backward match the float64 reference and finite differences", gc.name, gc.pathway)
+					if banded {
+						name = fmt.Sprintf("%s (%s) in 16-pixel column bands: forward and backward match the float64 reference and finite differences", gc.name, gc.pathway)
 					}
-					y := make([]float32, g.OutputSize())
-					for j := range y {
-						y[j] = float32(math.NaN()) // outputs must be fully overwritten
-					}
-					Expect(conv.Forward(be, g, x, w, bias, y, ws)).To(Succeed())
-					expectClose("y", y, refForward(g, x, w, bias))
-
-					dy := randTensor(r, g.OutputSize())
-					dx, dw, db := make([]float32, len(x)), make([]float32, len(w)), make([]float32, g.K)
-					for _, s := range [][]float32{dx, dw, db} {
-						for j := range s {
-							s[j] = float32(math.NaN()) // gradients are overwritten
+					It(name, func() {
+						if banded {
+							ws.SetBandFloats(1)
 						}
-					}
-					Expect(conv.Backward(be, g, x, w, dy, dx, dw, db, ws)).To(Succeed())
-					rdx, rdw, rdb := refBackward(g, x, w, dy)
-					expectClose("dx", dx, rdx)
-					expectClose("dw", dw, rdw)
-					expectClose("db", db, rdb)
-
-					// Finite-difference spot checks of L = sum(y * dy), whose
-					// gradients are exactly (dx, dw, db).
-					loss := func() float64 {
+						g := gc.g
+						Expect(g.Validate()).To(Succeed())
+						Expect(g.Depthwise()).To(Equal(gc.pathway == "depthwise"))
+						r := rand.New(rand.NewPCG(uint64(i), 7))
+						x, w := randTensor(r, g.InputSize()), randTensor(r, g.WeightSize())
+						var bias []float32
+						if !gc.noBias {
+							bias = randTensor(r, g.K)
+						}
+						y := make([]float32, g.OutputSize())
+						for j := range y {
+							y[j] = float32(math.NaN()) // outputs must be fully overwritten
+						}
 						Expect(conv.Forward(be, g, x, w, bias, y, ws)).To(Succeed())
-						var l float64
-						for j, v := range y {
-							l += float64(v) * float64(dy[j])
-						}
-						return l
-					}
-					fd := func(what string, p []float32, grad []float32) {
-						const h = 1e-2
-						for range 4 {
-							j := r.IntN(len(p))
-							orig := p[j]
-							p[j] = orig + h
-							lp := loss()
-							p[j] = orig - h
-							lm := loss()
-							p[j] = orig
-							num := (lp - lm) / (2 * h)
-							Expect(num).To(BeNumerically("~", float64(grad[j]), 1e-2*math.Max(1, math.Abs(num))),
-								"finite difference of %s[%d]", what, j)
-						}
-					}
-					fd("x", x, dx)
-					fd("w", w, dw)
-					if bias != nil {
-						fd("bias", bias, db)
-					}
+						expectClose("y", y, refForward(g, x, w, bias))
 
-					// Partial gradient requests leave the others untouched and
-					// do not need the unused operands.
-					dx2 := make([]float32, len(x))
-					Expect(conv.Backward(be, g, nil, w, dy, dx2, nil, nil, ws)).To(Succeed())
-					Expect(dx2).To(Equal(dx))
-					dw2 := make([]float32, len(w))
-					Expect(conv.Backward(be, g, x, nil, dy, nil, dw2, nil, ws)).To(Succeed())
-					Expect(dw2).To(Equal(dw))
-				})
+						dy := randTensor(r, g.OutputSize())
+						dx, dw, db := make([]float32, len(x)), make([]float32, len(w)), make([]float32, g.K)
+						for _, s := range [][]float32{dx, dw, db} {
+							for j := range s {
+								s[j] = float32(math.NaN()) // gradients are overwritten
+							}
+						}
+						Expect(conv.Backward(be, g, x, w, dy, dx, dw, db, ws)).To(Succeed())
+						rdx, rdw, rdb := refBackward(g, x, w, dy)
+						expectClose("dx", dx, rdx)
+						expectClose("dw", dw, rdw)
+						expectClose("db", db, rdb)
+
+						// Finite-difference spot checks of L = sum(y * dy), whose
+						// gradients are exactly (dx, dw, db).
+						loss := func() float64 {
+							Expect(conv.Forward(be, g, x, w, bias, y, ws)).To(Succeed())
+							var l float64
+							for j, v := range y {
+								l += float64(v) * float64(dy[j])
+							}
+							return l
+						}
+						fd := func(what string, p []float32, grad []float32) {
+							const h = 1e-2
+							for range 4 {
+								j := r.IntN(len(p))
+								orig := p[j]
+								p[j] = orig + h
+								lp := loss()
+								p[j] = orig - h
+								lm := loss()
+								p[j] = orig
+								num := (lp - lm) / (2 * h)
+								Expect(num).To(BeNumerically("~", float64(grad[j]), 1e-2*math.Max(1, math.Abs(num))),
+									"finite difference of %s[%d]", what, j)
+							}
+						}
+						fd("x", x, dx)
+						fd("w", w, dw)
+						if bias != nil {
+							fd("bias", bias, db)
+						}
+
+						// Partial gradient requests leave the others untouched and
+						// do not need the unused operands.
+						dx2 := make([]float32, len(x))
+						Expect(conv.Backward(be, g, nil, w, dy, dx2, nil, nil, ws)).To(Succeed())
+						Expect(dx2).To(Equal(dx))
+						dw2 := make([]float32, len(w))
+						Expect(conv.Backward(be, g, x, nil, dy, nil, dw2, nil, ws)).To(Succeed())
+						Expect(dw2).To(Equal(dw))
+					})
+				}
 			}
 		})
 	}

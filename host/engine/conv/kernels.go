@@ -25,6 +25,7 @@ type task struct {
 	x, w, bias, y   []float32
 	dy, dx, dw, db  []float32
 	col             []float32
+	p0, p1          int // im2col's output pixel range; both zero for all
 	items           int // units of work split across workers
 	channelsInGroup int
 }
@@ -85,51 +86,73 @@ func validRange(out, in, stride, off int) (lo, hi int) {
 	return lo, hi
 }
 
-// im2colRow fills row r = (c, kh, kw) of the column matrix: the input
-// values that kernel tap (kh, kw) of channel c sees at every output pixel,
-// with zeros where the tap falls into the padding.
+// im2colRow fills row r = (c, kh, kw) of the column matrix for output
+// pixels [t.p0, t.p1) (all of them when both are zero): the input values
+// that kernel tap (kh, kw) of channel c sees at those pixels, with zeros
+// where the tap falls into the padding. Rows are p1-p0 floats long.
 func (t *task) im2colRow(r int) {
 	g := &t.g
 	kk := g.KH * g.KW
 	c, kh, kw := r/kk, (r/g.KW)%g.KH, r%g.KW
 	plane := t.x[c*g.H*g.W : (c+1)*g.H*g.W]
-	dst := t.col[r*t.oh*t.ow : (r+1)*t.oh*t.ow]
+	p0, p1 := t.p0, t.p1
+	if p1 == 0 {
+		p0, p1 = 0, t.oh*t.ow
+	}
+	dst := t.col[r*(p1-p0) : (r+1)*(p1-p0)]
 	offH, offW := kh*g.DilH-g.PadT, kw*g.DilW-g.PadL
 	ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
 	owLo, owHi := validRange(t.ow, g.W, g.StrideW, offW)
-	clear(dst[:ohLo*t.ow])
-	clear(dst[ohHi*t.ow:])
 	sw := g.StrideW
-	for oh := ohLo; oh < ohHi; oh++ {
+	for oh := p0 / t.ow; oh*t.ow < p1; oh++ {
+		// This output row's pixels inside the range, as columns [a, b).
+		a, b := max(p0-oh*t.ow, 0), min(p1-oh*t.ow, t.ow)
+		d := dst[oh*t.ow+a-p0 : oh*t.ow+b-p0]
+		if oh < ohLo || oh >= ohHi {
+			clear(d)
+			continue
+		}
+		lo, hi := max(a, owLo), min(b, owHi)
+		if lo >= hi {
+			clear(d)
+			continue
+		}
+		clear(d[:lo-a])
+		clear(d[hi-a:])
 		ih := oh*g.StrideH + offH
 		src := plane[ih*g.W : (ih+1)*g.W]
-		d := dst[oh*t.ow : (oh+1)*t.ow]
-		clear(d[:owLo])
-		clear(d[owHi:])
-		if sw == 1 {
-			copy(d[owLo:owHi], src[owLo+offW:owHi+offW])
-			continue
-		}
-		iw := owLo*sw + offW
-		if sw == 2 {
-			gather2(d[owLo:owHi], src[iw:])
-			continue
-		}
-		for ow := owLo; ow < owHi; ow++ {
-			d[ow] = src[iw]
-			iw += sw
+		out := d[lo-a : hi-a]
+		iw := lo*sw + offW
+		switch sw {
+		case 1:
+			copy(out, src[iw:iw+len(out)])
+		case 2:
+			gather2(out, src[iw:])
+		default:
+			for i := range out {
+				out[i] = src[iw]
+				iw += sw
+			}
 		}
 	}
 }
 
-// col2imChannel overwrites input-gradient channel c with the sum of the
-// column-gradient rows of its kernel taps, scattered back to the input
-// positions they were gathered from. Padding positions are dropped.
+// col2imChannel adds to input-gradient channel c the column-gradient rows
+// of its kernel taps for output pixels [t.p0, t.p1) (all when both are
+// zero), scattered back to the input positions they were gathered from;
+// padding positions are dropped. The band starting at pixel 0 first clears
+// the channel, so the bands of one image together overwrite it.
 func (t *task) col2imChannel(c int) {
 	g := &t.g
 	plane := t.dx[c*g.H*g.W : (c+1)*g.H*g.W]
-	clear(plane)
-	ohw := t.oh * t.ow
+	p0, p1 := t.p0, t.p1
+	if p1 == 0 {
+		p0, p1 = 0, t.oh*t.ow
+	}
+	if p0 == 0 {
+		clear(plane)
+	}
+	n := p1 - p0
 	sw := g.StrideW
 	for kh := range g.KH {
 		offH := kh*g.DilH - g.PadT
@@ -141,12 +164,16 @@ func (t *task) col2imChannel(c int) {
 				continue
 			}
 			r := (c*g.KH+kh)*g.KW + kw
-			src := t.col[r*ohw : (r+1)*ohw]
-			for oh := ohLo; oh < ohHi; oh++ {
+			src := t.col[r*n : (r+1)*n]
+			for oh := max(p0/t.ow, ohLo); oh < ohHi && oh*t.ow < p1; oh++ {
+				lo, hi := max(p0-oh*t.ow, owLo), min(p1-oh*t.ow, owHi)
+				if lo >= hi {
+					continue
+				}
 				ih := oh*g.StrideH + offH
-				s := src[oh*t.ow+owLo : oh*t.ow+owHi]
+				s := src[oh*t.ow+lo-p0 : oh*t.ow+hi-p0]
 				if sw == 1 {
-					d := plane[ih*g.W+owLo+offW : ih*g.W+owHi+offW]
+					d := plane[ih*g.W+lo+offW : ih*g.W+hi+offW]
 					d = d[:len(s)]
 					for i, v := range s {
 						d[i] += v
@@ -154,7 +181,7 @@ func (t *task) col2imChannel(c int) {
 					continue
 				}
 				d := plane[ih*g.W : (ih+1)*g.W]
-				iw := owLo*sw + offW
+				iw := lo*sw + offW
 				if sw == 2 {
 					scatterAdd2(d[iw:], s)
 					continue

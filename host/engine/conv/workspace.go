@@ -19,6 +19,9 @@ type Workspace struct {
 	owned bool // buf was allocated here and may be regrown
 	pool  *parallel.Pool
 	task  task
+	// bandFloats overrides the column band size (see bandWidth): zero for
+	// the default, negative for no bands.
+	bandFloats int
 }
 
 // NewWorkspace returns a workspace whose element-wise kernels use
@@ -59,6 +62,12 @@ func (ws *Workspace) Reserve(gs ...Geometry) {
 func (ws *Workspace) SetBuffer(buf []float32) {
 	ws.buf, ws.owned = buf, false
 }
+
+// SetBandFloats sets how many floats of the column matrix are built and
+// multiplied at a time (0: the default, about 256 KB; negative: the whole
+// matrix at once). It is a tuning knob; results do not depend on it beyond
+// float32 rounding of the product.
+func (ws *Workspace) SetBandFloats(n int) { ws.bandFloats = n }
 
 // Close stops the worker goroutines.
 func (ws *Workspace) Close() {
