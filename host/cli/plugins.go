@@ -15,8 +15,8 @@ import (
 )
 
 func (a *App) pluginsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "plugins", Short: "Find, verify, describe, build and register plugins"}
-	cmd.AddCommand(a.pluginsList(), a.pluginsVerify(), a.pluginsDescribe(), a.pluginsBuild(), a.pluginsRegister())
+	cmd := &cobra.Command{Use: "plugins", Aliases: []string{"plugin"}, Short: "Find, verify, describe, build, register and scaffold plugins"}
+	cmd.AddCommand(a.pluginsList(), a.pluginsVerify(), a.pluginsDescribe(), a.pluginsBuild(), a.pluginsRegister(), a.pluginNew())
 	return cmd
 }
 
