@@ -173,10 +173,10 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		if numel(a.shape) < numel(b.shape) { // the kernels broadcast their second operand
 			a, b, ia, ib = b, a, 1, 0
 		}
-		if len(a.shape) > 4 || len(b.shape) > 4 {
-			return st, fmt.Errorf("operands of rank above 4 (%v, %v) are not supported", a.shape, b.shape)
+		as, bs, err := binaryShapes(a.shape, b.shape)
+		if err != nil {
+			return st, err
 		}
-		as, bs := a.nchw(), b.nchw()
 		if n.Op == "Add" {
 			st.fwd = func() error { return ops.Add(as, bs, a.data, b.data, y.data, w) }
 		} else {
