@@ -62,6 +62,14 @@ func EnsureBuiltWith(ctx context.Context, root string, opts Options) ([]Plugin, 
 	if err != nil || len(plugins) == 0 {
 		return nil, err
 	}
+	if err := os.MkdirAll(BinDir(root), 0o755); err != nil {
+		return nil, fmt.Errorf("build plugins: %w", err)
+	}
+	unlock, err := lockBinDir(BinDir(root))
+	if err != nil {
+		return nil, fmt.Errorf("build plugins: %w", err)
+	}
+	defer unlock()
 	common, err := commonInputs(root)
 	if err != nil {
 		return nil, fmt.Errorf("check built-in plugins: %w", err)
@@ -97,10 +105,6 @@ func EnsureBuiltWith(ctx context.Context, root string, opts Options) ([]Plugin, 
 	if goErr != nil && len(needGo) > 0 {
 		return nil, noGoError(root, needGo, goErr)
 	}
-	if err := os.MkdirAll(BinDir(root), 0o755); err != nil {
-		return nil, fmt.Errorf("build plugins: %w", err)
-	}
-
 	var logMu sync.Mutex
 	logf := func(format string, args ...any) {
 		if opts.Logf != nil {

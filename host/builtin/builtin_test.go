@@ -133,6 +133,8 @@ var _ = Describe("List", func() {
 		write(filepath.Join(root, "plugins", "heads", "bad.name", "main.go"), "package main\n")
 		write(filepath.Join(root, "plugins", "misc", "tool", "main.go"), "package main\n")
 		write(filepath.Join(root, "plugins", "README.md"), "hi\n")
+		// Deploy backends live in plugins/deploy/<name>: "deploy" has no plural.
+		write(filepath.Join(root, "plugins", "deploy", "trt", "main.go"), pluginMain("deploy", "trt"))
 
 		ps, err := builtin.List(root)
 		Expect(err).NotTo(HaveOccurred())
@@ -140,6 +142,9 @@ var _ = Describe("List", func() {
 			{Kind: "backbone", Name: "fake", Pkg: "./plugins/backbones/fake",
 				Dir:    filepath.Join(root, "plugins", "backbones", "fake"),
 				Binary: filepath.Join(root, "bin", "plugins", registry.BinaryName("backbone", "fake"))},
+			{Kind: "deploy", Name: "trt", Pkg: "./plugins/deploy/trt",
+				Dir:    filepath.Join(root, "plugins", "deploy", "trt"),
+				Binary: filepath.Join(root, "bin", "plugins", registry.BinaryName("deploy", "trt"))},
 			{Kind: "neck", Name: "pa-fpn", Pkg: "./plugins/necks/pa-fpn",
 				Dir:    filepath.Join(root, "plugins", "necks", "pa-fpn"),
 				Binary: filepath.Join(root, "bin", "plugins", registry.BinaryName("neck", "pa-fpn"))},
@@ -199,7 +204,12 @@ var _ = Describe("EnsureBuilt", func() {
 		// Only the binary and its manifest: no temp dirs or files left.
 		des, err := os.ReadDir(filepath.Dir(bin))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(des).To(HaveLen(2))
+		var names []string
+		for _, d := range des {
+			names = append(names, d.Name())
+		}
+		// The binary and its manifest, no build leftovers; the lock file stays.
+		Expect(names).To(ConsistOf(".build.lock", filepath.Base(bin), filepath.Base(bin)+".manifest.json"))
 
 		before := mtime(bin)
 		Expect(ensure()).To(BeEmpty())
