@@ -182,9 +182,14 @@ var _ = Describe("model info", func() {
 	})
 
 	It("refuses modules the reference builder does not know, listing those it does", func() {
-		code, _, stderr := run(nil, "model", "info", "-c", filepath.Join(fixtures(), "reference", "models", "lightModels", "yolov5lGhost.yaml"))
+		src, err := os.ReadFile(filepath.Join(fixtures(), "reference", "models", "lightModels", "yolov5lGhost.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		cfg := filepath.Join(GinkgoT().TempDir(), "unknown.yaml")
+		Expect(os.WriteFile(cfg, []byte(strings.ReplaceAll(string(src), "GhostBottleneck", "NoSuchBlock")), 0o644)).To(Succeed())
+		code, _, stderr := run(nil, "model", "info", "-c", cfg)
 		Expect(code).NotTo(Equal(0))
-		Expect(stderr).To(ContainSubstring(`module "GhostBottleneck" is not supported`))
-		Expect(stderr).To(ContainSubstring("C3, Concat, Conv"))
+		Expect(stderr).To(ContainSubstring(`module "NoSuchBlock" is not supported`))
+		Expect(stderr).To(ContainSubstring("(supported: C3, "))
+		Expect(stderr).To(ContainSubstring(" GhostBottleneck, "))
 	})
 })

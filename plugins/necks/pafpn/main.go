@@ -29,6 +29,8 @@ func (neck) Describe(context.Context) (plugin.Info, error) {
 				Description: "output channels at P3, P4, P5, before width_multiple"},
 			{Name: "depth", Type: plugin.ArgInt, Default: int64(3),
 				Description: "C3 repeats of every block, before depth_multiple"},
+			{Name: "p4_from", Type: plugin.ArgString, Default: "lateral",
+				Description: "what the bottom-up path joins at P4: the 1x1 lateral Conv ('lateral', YOLOv5) or the C3 before it ('c3', the reference's yolov5lPP-LC.yaml)"},
 		},
 	}, nil
 }
@@ -69,11 +71,19 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 
 	lat5 := b.Conv(in[2], c[1], 1, 1)
 	x := b.Concat(b.Upsample(lat5, 2), in[1])
-	x = b.C3(x, c[1], n, false)
-	lat4 := b.Conv(x, c[0], 1, 1)
+	c3p4 := b.C3(x, c[1], n, false)
+	lat4 := b.Conv(c3p4, c[0], 1, 1)
 	x = b.Concat(b.Upsample(lat4, 2), in[0])
 	p3 := b.C3(x, c[0], n, false)
-	x = b.Concat(b.Conv(p3, c[0], 3, 2), lat4)
+	join4 := lat4
+	switch from, _ := bc.Args["p4_from"].(string); from {
+	case "", "lateral":
+	case "c3":
+		join4 = c3p4
+	default:
+		return plugin.Part{}, fmt.Errorf("p4_from: expected 'lateral' or 'c3', got %q", from)
+	}
+	x = b.Concat(b.Conv(p3, c[0], 3, 2), join4)
 	p4 := b.C3(x, c[1], n, false)
 	x = b.Concat(b.Conv(p4, c[1], 3, 2), lat5)
 	p5 := b.C3(x, c[2], n, false)
