@@ -146,7 +146,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	plan, err := o.Engine.Compile(o.Graph, o.Params, engine.CompileOptions{
-		Inputs: ir.Shapes{o.Graph.Inputs[0].Name: {o.Batch, 3, o.ImgSize, o.ImgSize}}, Train: true})
+		Inputs: ir.Shapes{o.Graph.Inputs[0].Name: {o.Batch, 3, o.ImgSize, o.ImgSize}}, Train: true,
+		Seed: uint64(o.Seed)}) // Dropout/DropPath masks follow the experiment's seed
 	if err != nil {
 		return nil, err
 	}
