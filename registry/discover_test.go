@@ -183,6 +183,7 @@ var _ = Describe("Resolve", func() {
 		writePlugin(filepath.Join(root, "a"), "backbone", "ghostnet")
 		writePlugin(filepath.Join(root, "b"), "backbone", "cspdarknet")
 		writePlugin(filepath.Join(root, "b"), "neck", "pafpn")
+		writePlugin(filepath.Join(root, "b"), registry.KindDeploy, "onnx")
 		var err error
 		cat, err = registry.Discover(registry.DiscoverOptions{
 			Dirs:      []string{filepath.Join(root, "a"), filepath.Join(root, "b")},
@@ -206,6 +207,14 @@ var _ = Describe("Resolve", func() {
 
 		var nf *registry.NotFoundError
 		Expect(err).To(BeAssignableToTypeOf(nf))
+	})
+
+	It("finds deploy backends like any other kind", func() {
+		e, err := cat.Resolve("deploy", "onnx")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(filepath.Base(e.Path)).To(Equal(registry.BinaryName("deploy", "onnx")))
+		_, err = cat.Resolve(registry.KindDeploy, "tensorrt")
+		Expect(err).To(MatchError(ContainSubstring(`no deploy plugin named "tensorrt"; available: onnx`)))
 	})
 
 	It("says none when nothing of that kind exists", func() {

@@ -28,6 +28,10 @@ const (
 	// ManifestFlag is the single argument that makes a plugin print its
 	// self-description as JSON on stdout and exit 0.
 	ManifestFlag = "--yoloforge-manifest"
+	// KindDeploy is the kind of deploy backend plugins
+	// (yoloforge-plugin-deploy-<name>), which serve sdk/deploy's service
+	// instead of the Component one; discovery treats them like any kind.
+	KindDeploy = "deploy"
 )
 
 // exeSuffix is what executables end with on this OS; plugin names never

@@ -35,7 +35,8 @@ func BinDir(root string) string {
 }
 
 // List returns the built-in plugins under root: every directory
-// plugins/<kind>s/<name>/ whose Go files form package main, sorted by kind
+// plugins/<kind>s/<name>/ (plugins/deploy/<name>/ for deploy backends)
+// whose Go files form package main, sorted by kind
 // directory then name. A tree without plugins/ has none.
 func List(root string) ([]Plugin, error) {
 	base := filepath.Join(root, "plugins")
@@ -49,6 +50,9 @@ func List(root string) ([]Plugin, error) {
 	var out []Plugin
 	for _, kd := range kinds {
 		kind, plural := strings.CutSuffix(kd.Name(), "s")
+		if kd.Name() == registry.KindDeploy { // "deploy" has no plural
+			kind, plural = registry.KindDeploy, true
+		}
 		if !kd.IsDir() || !plural || registry.CheckName(kind, "x") != nil {
 			continue
 		}

@@ -74,7 +74,8 @@ func (a *App) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringArrayVar(&a.pluginDirs, "plugin-dir", nil, "extra directory to search for plugins first (repeatable)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level of the host and its plugins (trace, debug, info, warn, error)")
 	root.AddCommand(a.modelCommand(), a.pluginsCommand(), a.envCommand(), a.benchCommand(), a.metricsCommand(),
-		a.trainCommand(), a.valCommand(), a.detectCommand(), a.demoCommand(), a.dataCommand())
+		a.trainCommand(), a.valCommand(), a.detectCommand(), a.demoCommand(), a.dataCommand(),
+		a.exportCommand(), a.backendsCommand(), a.conformanceCommand())
 	return root
 }
 

@@ -14,7 +14,7 @@
 package onnx
 
 import (
-	"github.com/yoloforge/yoloforge/host/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
 // Model is a decoded ONNX model.

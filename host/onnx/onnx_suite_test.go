@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/yoloforge/yoloforge/host/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
 func TestONNX(t *testing.T) {

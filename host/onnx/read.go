@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/yoloforge/yoloforge/host/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
 // MaxFileSize is the largest model accepted: a protobuf message cannot

@@ -13,7 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/onnx"
-	"github.com/yoloforge/yoloforge/host/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
 func opCounts(g *onnx.Graph) map[string]int {

@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/yoloforge/yoloforge/host/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
 // rawSize is the number of raw_data bytes per element of a supported

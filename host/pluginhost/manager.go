@@ -29,6 +29,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/plugin"
 )
 
@@ -116,6 +117,41 @@ func NewManager(opts Options) *Manager {
 // spec.Kind. The plugin runs until Kill or the manager's Shutdown. ctx
 // bounds the Describe call; the start itself is bounded by StartTimeout.
 func (m *Manager) Launch(ctx context.Context, spec Spec) (*Plugin, error) {
+	p, raw, err := m.start(ctx, spec, func(k plugin.Kind) error {
+		if !plugin.ValidKind(k) {
+			return fmt.Errorf("unknown plugin kind %q (want one of %v)", k, plugin.ComponentKinds())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(r Reason, err error) *PluginError {
+		return &PluginError{Plugin: p.name, Kind: spec.Kind, Path: p.spec.Path, Op: "launch", Reason: r, Err: err}
+	}
+	comp, ok := raw.(plugin.Component)
+	if !ok {
+		p.stop(false)
+		return nil, fail(ReasonProtocol, fmt.Errorf("dispense %s: got %T, not a component", spec.Kind, raw))
+	}
+	p.comp = comp
+	info, err := p.Describe(ctx)
+	if err != nil {
+		p.stop(false)
+		return nil, err
+	}
+	if info.Kind != spec.Kind {
+		p.stop(false)
+		return nil, fail(ReasonKind, fmt.Errorf("the plugin is a %s %q, not a %s", info.Kind, info.Name, spec.Kind))
+	}
+	p.info = info
+	return p, nil
+}
+
+// start launches the executable of spec, completes the handshake and
+// dispenses spec.Kind, returning the plugin (tracked by the manager) and
+// what go-plugin dispensed. checkKind vets spec.Kind before anything runs.
+func (m *Manager) start(ctx context.Context, spec Spec, checkKind func(plugin.Kind) error) (*Plugin, any, error) {
 	name := spec.Name
 	if name == "" {
 		name = filepath.Base(spec.Path)
@@ -124,26 +160,26 @@ func (m *Manager) Launch(ctx context.Context, spec Spec) (*Plugin, error) {
 		return &PluginError{Plugin: name, Kind: spec.Kind, Path: spec.Path, Op: "launch", Reason: r, Err: err}
 	}
 	if spec.Path == "" {
-		return nil, fail(ReasonStart, errors.New("no executable path given"))
+		return nil, nil, fail(ReasonStart, errors.New("no executable path given"))
 	}
-	if !plugin.ValidKind(spec.Kind) {
-		return nil, fail(ReasonKind, fmt.Errorf("unknown plugin kind %q (want one of %v)", spec.Kind, plugin.ComponentKinds()))
+	if err := checkKind(spec.Kind); err != nil {
+		return nil, nil, fail(ReasonKind, err)
 	}
 	if spec.SHA256 != nil && len(spec.SHA256) != sha256.Size {
-		return nil, fail(ReasonChecksum, fmt.Errorf("the manifest's sha256 has %d bytes, want %d", len(spec.SHA256), sha256.Size))
+		return nil, nil, fail(ReasonChecksum, fmt.Errorf("the manifest's sha256 has %d bytes, want %d", len(spec.SHA256), sha256.Size))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fail(ReasonCanceled, err)
+		return nil, nil, fail(ReasonCanceled, err)
 	}
 	path, err := filepath.Abs(spec.Path)
 	if err != nil {
-		return nil, fail(ReasonStart, err)
+		return nil, nil, fail(ReasonStart, err)
 	}
 	spec.Path = path
 	if st, err := os.Stat(path); err != nil {
-		return nil, fail(ReasonStart, err)
+		return nil, nil, fail(ReasonStart, err)
 	} else if !st.Mode().IsRegular() {
-		return nil, fail(ReasonStart, fmt.Errorf("%s is not a regular file", path))
+		return nil, nil, fail(ReasonStart, fmt.Errorf("%s is not a regular file", path))
 	}
 
 	logger := m.opts.Logger.Named(name)
@@ -151,7 +187,7 @@ func (m *Manager) Launch(ctx context.Context, spec Spec) (*Plugin, error) {
 	cmd := exec.Command(path)
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  plugin.Handshake(),
-		VersionedPlugins: plugin.VersionedPlugins(),
+		VersionedPlugins: deploy.VersionedPlugins(), // the components and the deploy kind
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -179,7 +215,7 @@ func (m *Manager) Launch(ctx context.Context, spec Spec) (*Plugin, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return nil, fail(ReasonStopped, errors.New("the plugin manager has been shut down"))
+		return nil, nil, fail(ReasonStopped, errors.New("the plugin manager has been shut down"))
 	}
 	m.launches.Add(1)
 	m.plugins[p] = struct{}{}
@@ -198,36 +234,20 @@ func (m *Manager) Launch(ctx context.Context, spec Spec) (*Plugin, error) {
 		// run before the process existed and found nothing to kill.
 		p.client.Kill()
 		<-p.stopped
-		return nil, fail(ReasonStopped, errors.New("the plugin manager was shut down during the launch"))
+		return nil, nil, fail(ReasonStopped, errors.New("the plugin manager was shut down during the launch"))
 	}
 	if err != nil {
 		p.stop(false)
-		return nil, p.launchError(err)
+		return nil, nil, p.launchError(err)
 	}
 	logger.Debug("plugin started", "path", path, "pid", p.Pid(), "protocol", p.client.NegotiatedVersion())
 
 	raw, err := rpc.Dispense(string(spec.Kind))
 	if err != nil {
 		p.stop(false)
-		return nil, fail(ReasonProtocol, fmt.Errorf("dispense %s: %w", spec.Kind, err))
+		return nil, nil, fail(ReasonProtocol, fmt.Errorf("dispense %s: %w", spec.Kind, err))
 	}
-	comp, ok := raw.(plugin.Component)
-	if !ok {
-		p.stop(false)
-		return nil, fail(ReasonProtocol, fmt.Errorf("dispense %s: got %T, not a component", spec.Kind, raw))
-	}
-	p.comp = comp
-	info, err := p.Describe(ctx)
-	if err != nil {
-		p.stop(false)
-		return nil, err
-	}
-	if info.Kind != spec.Kind {
-		p.stop(false)
-		return nil, fail(ReasonKind, fmt.Errorf("the plugin is a %s %q, not a %s", info.Kind, info.Name, spec.Kind))
-	}
-	p.info = info
-	return p, nil
+	return p, raw, nil
 }
 
 // versionMismatch picks the plugin's version out of go-plugin's error,

@@ -28,6 +28,9 @@ type Plugin struct {
 	comp   plugin.Component
 	info   plugin.Info
 	stderr *tail
+	// timeout overrides the manager's CallTimeout when set (deploy
+	// backends' calls run longer).
+	timeout time.Duration
 
 	mu       sync.Mutex
 	proc     *os.Process // set once the handshake is done
@@ -122,6 +125,9 @@ func (p *Plugin) call(ctx context.Context, op string, f func(context.Context) er
 	}
 
 	timeout := p.m.opts.CallTimeout
+	if p.timeout > 0 {
+		timeout = p.timeout
+	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := f(cctx)

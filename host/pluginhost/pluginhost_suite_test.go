@@ -19,7 +19,7 @@ func TestPluginhost(t *testing.T) {
 }
 
 // testPlugins are the directories under testdata, each a plugin main.
-var testPlugins = []string{"echo", "panic", "exit", "hang", "future"}
+var testPlugins = []string{"echo", "panic", "exit", "hang", "future", "deployecho"}
 
 // binDir holds the built test plugins.
 var binDir string

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/yoloforge/yoloforge/sdk/safetensors"
 )
 
 // Tensor is a dense float32 tensor in row-major order. A scalar has an empty
@@ -96,25 +98,5 @@ func (s *Set) where() string {
 	return "weights " + s.Source
 }
 
-// checkShape verifies that shape is valid and holds exactly n elements,
-// without overflowing on absurd dimensions.
-func checkShape(shape []int, n int) error {
-	prod := 1
-	for _, d := range shape {
-		if d < 0 {
-			return fmt.Errorf("shape %v has a negative dimension", shape)
-		}
-		if d == 0 {
-			prod = 0
-			continue
-		}
-		if prod > n/d+1 { // the product already exceeds n: stop before it can overflow
-			return fmt.Errorf("shape %v needs more than the %d elements given", shape, n)
-		}
-		prod *= d
-	}
-	if prod != n {
-		return fmt.Errorf("shape %v needs %d elements, data has %d", shape, prod, n)
-	}
-	return nil
-}
+// checkShape verifies that shape is valid and holds exactly n elements.
+func checkShape(shape []int, n int) error { return safetensors.CheckShape(shape, n) }

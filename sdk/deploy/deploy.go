@@ -46,6 +46,10 @@ type Tensor struct {
 // ConvertRequest is one model to convert. Weights travel as a file the
 // host writes (safetensors, state_dict names), never inside a message.
 type ConvertRequest struct {
+	// Graph is the model, BatchNorm already folded. The host gives its
+	// one input a static shape, and a backend converts for that shape:
+	// 1x3xNxN for `yoloforge export --imgsz N`; small 4-D shapes with other
+	// channel counts (1x4x6x6, ...) in the conformance kit's op checks.
 	Graph       *ir.Graph
 	WeightsFile string
 	OutDir      string
@@ -68,7 +72,8 @@ type LoadRequest struct {
 	Dir       string
 	Files     []string
 	Precision Precision
-	Threads   int
+	// Threads the runtime may use; 0 lets the backend choose.
+	Threads int
 }
 
 // Timing is measured inference latency.

@@ -18,6 +18,9 @@ const (
 	KindBackbone Kind = "backbone"
 	KindNeck     Kind = "neck"
 	KindHead     Kind = "head"
+	// KindDeploy is a deploy backend (sdk/deploy); it is not a Component
+	// and is served by deploy.Serve.
+	KindDeploy Kind = "deploy"
 )
 
 // ArgType is the type of a component argument in its schema.

@@ -188,3 +188,13 @@ func jsonKind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// EncodeArgs encodes a free-form argument map as JSON the way Build
+// arguments travel (floats always carry a decimal point or an exponent);
+// other plugin kinds (sdk/deploy's backend options) use it too. nil
+// encodes as "".
+func EncodeArgs(args map[string]any) (string, error) { return marshalArgs(args) }
+
+// DecodeArgs is EncodeArgs's inverse: integers come back as int64, other
+// numbers as float64, lists as []any; "" gives nil.
+func DecodeArgs(s string) (map[string]any, error) { return unmarshalArgs(s) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,34 +79,56 @@ func prepare(impl Component, opts ServeOptions, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "yoloforge plugin %q: unknown kind %q (want one of %v)\n", info.Name, info.Kind, ComponentKinds())
 		return Info{}, 1, false
 	}
+	m := Manifest{Name: info.Name, Kind: info.Kind, Version: info.Version, ProtocolVersion: opts.version(), Description: info.Description}
+	code, serve = Preflight(m, args, getenv, stdout, stderr)
+	return info, code, serve
+}
+
+// Preflight is what every kind's Serve does before serving: with the
+// single argument ManifestFlag it prints m and says to exit 0; started
+// without the host's handshake cookie (by a person) it explains what the
+// binary is and says to exit 1. serve is true when the process should
+// serve.
+func Preflight(m Manifest, args []string, getenv func(string) string, stdout, stderr io.Writer) (code int, serve bool) {
 	if len(args) == 1 && args[0] == ManifestFlag {
-		m := Manifest{Name: info.Name, Kind: info.Kind, Version: info.Version, ProtocolVersion: opts.version(), Description: info.Description}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(m); err != nil {
-			fmt.Fprintf(stderr, "yoloforge plugin %q: write manifest: %v\n", info.Name, err)
-			return Info{}, 1, false
+			fmt.Fprintf(stderr, "yoloforge plugin %q: write manifest: %v\n", m.Name, err)
+			return 1, false
 		}
-		return Info{}, 0, false
+		return 0, false
 	}
 	if getenv(MagicCookieKey) != MagicCookieValue {
+		use := "name it in a model config"
+		if m.Kind == KindDeploy {
+			use = "use it with `yoloforge export --backend " + m.Name + "`"
+		}
 		fmt.Fprintf(stderr, "This is %q, a YOLOForge %s plugin (version %s).\n"+
 			"It is meant to be launched by `yoloforge`, not run by hand: install it with\n"+
-			"the yoloforge CLI and name it in a model config. Run it with %s\n"+
-			"to print its manifest.\n", info.Name, info.Kind, info.Version, ManifestFlag)
-		return Info{}, 1, false
+			"the yoloforge CLI and %s. Run it with %s\n"+
+			"to print its manifest.\n", m.Name, m.Kind, m.Version, use, ManifestFlag)
+		return 1, false
 	}
-	return info, 0, true
+	return 0, true
 }
 
 func serveGRPC(impl Component, info Info, opts ServeOptions) {
+	ServeGRPC(info.Name, info.Kind, &GRPCPlugin{Impl: impl}, opts)
+}
+
+// ServeGRPC serves p as the plugin set's entry for kind until the host
+// stops the process; Serve uses it for components, other kinds' Serve
+// functions (sdk/deploy) for theirs, so every kind gets the same
+// handshake, logging, message limits and orphan watch.
+func ServeGRPC(name string, kind Kind, p goplugin.Plugin, opts ServeOptions) {
 	logger := opts.Logger
 	if logger == nil {
 		level := hclog.LevelFromString(os.Getenv("YOLOFORGE_PLUGIN_LOG_LEVEL"))
 		if level == hclog.NoLevel {
 			level = hclog.Info
 		}
-		logger = hclog.New(&hclog.LoggerOptions{Name: info.Name, Level: level, Output: os.Stderr, JSONFormat: true})
+		logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: level, Output: os.Stderr, JSONFormat: true})
 	}
 	// go-plugin points os.Stderr at a pipe it streams to the host over
 	// gRPC. A plugin that writes to stderr and then exits or crashes would
@@ -119,6 +142,14 @@ func serveGRPC(impl Component, info Info, opts ServeOptions) {
 		restore.Do(func() { os.Stderr = realStderr })
 		return handler(ctx, req)
 	}
+	// go-plugin's own streams (stdio, broker) open with the connection;
+	// only a call of a YOLOForge service counts as the first call.
+	streamInterceptor := func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if strings.HasPrefix(si.FullMethod, "/yoloforge.") {
+			restore.Do(func() { os.Stderr = realStderr })
+		}
+		return handler(srv, ss)
+	}
 	exitWhenOrphaned(logger)
 	v := opts.version()
 	goplugin.Serve(&goplugin.ServeConfig{
@@ -128,13 +159,14 @@ func serveGRPC(impl Component, info Info, opts ServeOptions) {
 			MagicCookieValue: MagicCookieValue,
 		},
 		VersionedPlugins: map[int]goplugin.PluginSet{
-			v: {string(info.Kind): &GRPCPlugin{Impl: impl}},
+			v: {string(kind): p},
 		},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			o = append(o,
 				grpc.MaxRecvMsgSize(MaxMessageSize),
 				grpc.MaxSendMsgSize(MaxMessageSize),
-				grpc.ChainUnaryInterceptor(interceptor))
+				grpc.ChainUnaryInterceptor(interceptor),
+				grpc.ChainStreamInterceptor(streamInterceptor))
 			return grpc.NewServer(o...)
 		},
 		Logger: logger,

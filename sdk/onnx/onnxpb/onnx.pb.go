@@ -1,9 +1,9 @@
-// Protocol buffer schema for reading ONNX model files in YOLOForge.
+// Protocol buffer schema for reading and writing ONNX model files in YOLOForge.
 //
 // Written for this project from the field numbers and types of the public
 // ONNX specification (onnx/onnx.proto3 of the ONNX repository). Only the
-// messages and fields YOLOForge reads are declared; every other field of a
-// real ONNX file (doc strings, training info, functions, ...) is skipped as
+// messages and fields YOLOForge reads or writes are declared; every other
+// field of a real ONNX file (doc strings, training info, functions, ...) is skipped as
 // an unknown field, which the protobuf wire format allows. Field numbers and
 // wire types must stay identical to the specification's.
 //
@@ -18,7 +18,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: host/onnx/onnxpb/onnx.proto
+// source: sdk/onnx/onnxpb/onnx.proto
 
 package onnxpb
 
@@ -106,11 +106,11 @@ func (x AttributeProto_AttributeType) String() string {
 }
 
 func (AttributeProto_AttributeType) Descriptor() protoreflect.EnumDescriptor {
-	return file_host_onnx_onnxpb_onnx_proto_enumTypes[0].Descriptor()
+	return file_sdk_onnx_onnxpb_onnx_proto_enumTypes[0].Descriptor()
 }
 
 func (AttributeProto_AttributeType) Type() protoreflect.EnumType {
-	return &file_host_onnx_onnxpb_onnx_proto_enumTypes[0]
+	return &file_sdk_onnx_onnxpb_onnx_proto_enumTypes[0]
 }
 
 func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
@@ -119,7 +119,7 @@ func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AttributeProto_AttributeType.Descriptor instead.
 func (AttributeProto_AttributeType) EnumDescriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{5, 0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{5, 0}
 }
 
 type TensorProto_DataType int32
@@ -218,11 +218,11 @@ func (x TensorProto_DataType) String() string {
 }
 
 func (TensorProto_DataType) Descriptor() protoreflect.EnumDescriptor {
-	return file_host_onnx_onnxpb_onnx_proto_enumTypes[1].Descriptor()
+	return file_sdk_onnx_onnxpb_onnx_proto_enumTypes[1].Descriptor()
 }
 
 func (TensorProto_DataType) Type() protoreflect.EnumType {
-	return &file_host_onnx_onnxpb_onnx_proto_enumTypes[1]
+	return &file_sdk_onnx_onnxpb_onnx_proto_enumTypes[1]
 }
 
 func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
@@ -231,7 +231,7 @@ func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TensorProto_DataType.Descriptor instead.
 func (TensorProto_DataType) EnumDescriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 0}
 }
 
 type TensorProto_DataLocation int32
@@ -264,11 +264,11 @@ func (x TensorProto_DataLocation) String() string {
 }
 
 func (TensorProto_DataLocation) Descriptor() protoreflect.EnumDescriptor {
-	return file_host_onnx_onnxpb_onnx_proto_enumTypes[2].Descriptor()
+	return file_sdk_onnx_onnxpb_onnx_proto_enumTypes[2].Descriptor()
 }
 
 func (TensorProto_DataLocation) Type() protoreflect.EnumType {
-	return &file_host_onnx_onnxpb_onnx_proto_enumTypes[2]
+	return &file_sdk_onnx_onnxpb_onnx_proto_enumTypes[2]
 }
 
 func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
@@ -277,7 +277,7 @@ func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TensorProto_DataLocation.Descriptor instead.
 func (TensorProto_DataLocation) EnumDescriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 1}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 1}
 }
 
 // ModelProto is the top-level message of an .onnx file.
@@ -297,7 +297,7 @@ type ModelProto struct {
 
 func (x *ModelProto) Reset() {
 	*x = ModelProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[0]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +309,7 @@ func (x *ModelProto) String() string {
 func (*ModelProto) ProtoMessage() {}
 
 func (x *ModelProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[0]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +322,7 @@ func (x *ModelProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelProto.ProtoReflect.Descriptor instead.
 func (*ModelProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ModelProto) GetIrVersion() int64 {
@@ -393,7 +393,7 @@ type OperatorSetIdProto struct {
 
 func (x *OperatorSetIdProto) Reset() {
 	*x = OperatorSetIdProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[1]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +405,7 @@ func (x *OperatorSetIdProto) String() string {
 func (*OperatorSetIdProto) ProtoMessage() {}
 
 func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[1]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +418,7 @@ func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorSetIdProto.ProtoReflect.Descriptor instead.
 func (*OperatorSetIdProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{1}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *OperatorSetIdProto) GetDomain() string {
@@ -445,7 +445,7 @@ type StringStringEntryProto struct {
 
 func (x *StringStringEntryProto) Reset() {
 	*x = StringStringEntryProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[2]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +457,7 @@ func (x *StringStringEntryProto) String() string {
 func (*StringStringEntryProto) ProtoMessage() {}
 
 func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[2]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +470,7 @@ func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringStringEntryProto.ProtoReflect.Descriptor instead.
 func (*StringStringEntryProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{2}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StringStringEntryProto) GetKey() string {
@@ -504,7 +504,7 @@ type GraphProto struct {
 
 func (x *GraphProto) Reset() {
 	*x = GraphProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[3]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +516,7 @@ func (x *GraphProto) String() string {
 func (*GraphProto) ProtoMessage() {}
 
 func (x *GraphProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[3]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +529,7 @@ func (x *GraphProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GraphProto.ProtoReflect.Descriptor instead.
 func (*GraphProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{3}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GraphProto) GetNode() []*NodeProto {
@@ -595,7 +595,7 @@ type NodeProto struct {
 
 func (x *NodeProto) Reset() {
 	*x = NodeProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[4]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +607,7 @@ func (x *NodeProto) String() string {
 func (*NodeProto) ProtoMessage() {}
 
 func (x *NodeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[4]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +620,7 @@ func (x *NodeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeProto.ProtoReflect.Descriptor instead.
 func (*NodeProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{4}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NodeProto) GetInput() []string {
@@ -688,7 +688,7 @@ type AttributeProto struct {
 
 func (x *AttributeProto) Reset() {
 	*x = AttributeProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[5]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +700,7 @@ func (x *AttributeProto) String() string {
 func (*AttributeProto) ProtoMessage() {}
 
 func (x *AttributeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[5]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +713,7 @@ func (x *AttributeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeProto.ProtoReflect.Descriptor instead.
 func (*AttributeProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{5}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AttributeProto) GetName() string {
@@ -831,7 +831,7 @@ type ValueInfoProto struct {
 
 func (x *ValueInfoProto) Reset() {
 	*x = ValueInfoProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[6]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +843,7 @@ func (x *ValueInfoProto) String() string {
 func (*ValueInfoProto) ProtoMessage() {}
 
 func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[6]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +856,7 @@ func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueInfoProto.ProtoReflect.Descriptor instead.
 func (*ValueInfoProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{6}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ValueInfoProto) GetName() string {
@@ -888,7 +888,7 @@ type TypeProto struct {
 
 func (x *TypeProto) Reset() {
 	*x = TypeProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[7]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +900,7 @@ func (x *TypeProto) String() string {
 func (*TypeProto) ProtoMessage() {}
 
 func (x *TypeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[7]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +913,7 @@ func (x *TypeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto.ProtoReflect.Descriptor instead.
 func (*TypeProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{7}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TypeProto) GetValue() isTypeProto_Value {
@@ -951,7 +951,7 @@ type TensorShapeProto struct {
 
 func (x *TensorShapeProto) Reset() {
 	*x = TensorShapeProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[8]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +963,7 @@ func (x *TensorShapeProto) String() string {
 func (*TensorShapeProto) ProtoMessage() {}
 
 func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[8]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +976,7 @@ func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TensorShapeProto) GetDim() []*TensorShapeProto_Dimension {
@@ -1007,7 +1007,7 @@ type TensorProto struct {
 
 func (x *TensorProto) Reset() {
 	*x = TensorProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[9]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1019,7 @@ func (x *TensorProto) String() string {
 func (*TensorProto) ProtoMessage() {}
 
 func (x *TensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[9]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1032,7 @@ func (x *TensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto.ProtoReflect.Descriptor instead.
 func (*TensorProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TensorProto) GetDims() []int64 {
@@ -1137,7 +1137,7 @@ type SparseTensorProto struct {
 
 func (x *SparseTensorProto) Reset() {
 	*x = SparseTensorProto{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[10]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1149,7 @@ func (x *SparseTensorProto) String() string {
 func (*SparseTensorProto) ProtoMessage() {}
 
 func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[10]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1162,7 @@ func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SparseTensorProto.ProtoReflect.Descriptor instead.
 func (*SparseTensorProto) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{10}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SparseTensorProto) GetValues() *TensorProto {
@@ -1196,7 +1196,7 @@ type TypeProto_Tensor struct {
 
 func (x *TypeProto_Tensor) Reset() {
 	*x = TypeProto_Tensor{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[11]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1208,7 @@ func (x *TypeProto_Tensor) String() string {
 func (*TypeProto_Tensor) ProtoMessage() {}
 
 func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[11]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1221,7 @@ func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Tensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_Tensor) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{7, 0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{7, 0}
 }
 
 func (x *TypeProto_Tensor) GetElemType() int32 {
@@ -1252,7 +1252,7 @@ type TensorShapeProto_Dimension struct {
 
 func (x *TensorShapeProto_Dimension) Reset() {
 	*x = TensorShapeProto_Dimension{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[12]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1264,7 @@ func (x *TensorShapeProto_Dimension) String() string {
 func (*TensorShapeProto_Dimension) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[12]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1277,7 @@ func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto_Dimension.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto_Dimension) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8, 0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *TensorShapeProto_Dimension) GetValue() isTensorShapeProto_Dimension_Value {
@@ -1338,7 +1338,7 @@ type TensorProto_Segment struct {
 
 func (x *TensorProto_Segment) Reset() {
 	*x = TensorProto_Segment{}
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[13]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1350,7 @@ func (x *TensorProto_Segment) String() string {
 func (*TensorProto_Segment) ProtoMessage() {}
 
 func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_host_onnx_onnxpb_onnx_proto_msgTypes[13]
+	mi := &file_sdk_onnx_onnxpb_onnx_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1363,7 @@ func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto_Segment.ProtoReflect.Descriptor instead.
 func (*TensorProto_Segment) Descriptor() ([]byte, []int) {
-	return file_host_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 0}
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9, 0}
 }
 
 func (x *TensorProto_Segment) GetBegin() int64 {
@@ -1380,11 +1380,11 @@ func (x *TensorProto_Segment) GetEnd() int64 {
 	return 0
 }
 
-var File_host_onnx_onnxpb_onnx_proto protoreflect.FileDescriptor
+var File_sdk_onnx_onnxpb_onnx_proto protoreflect.FileDescriptor
 
-const file_host_onnx_onnxpb_onnx_proto_rawDesc = "" +
+const file_sdk_onnx_onnxpb_onnx_proto_rawDesc = "" +
 	"\n" +
-	"\x1bhost/onnx/onnxpb/onnx.proto\x12\x0eyoloforge.onnx\"\x80\x03\n" +
+	"\x1asdk/onnx/onnxpb/onnx.proto\x12\x0eyoloforge.onnx\"\x80\x03\n" +
 	"\n" +
 	"ModelProto\x12\x1d\n" +
 	"\n" +
@@ -1541,23 +1541,23 @@ const file_host_onnx_onnxpb_onnx_proto_rawDesc = "" +
 	"\x11SparseTensorProto\x123\n" +
 	"\x06values\x18\x01 \x01(\v2\x1b.yoloforge.onnx.TensorProtoR\x06values\x125\n" +
 	"\aindices\x18\x02 \x01(\v2\x1b.yoloforge.onnx.TensorProtoR\aindices\x12\x12\n" +
-	"\x04dims\x18\x03 \x03(\x03R\x04dimsB1Z/github.com/yoloforge/yoloforge/host/onnx/onnxpbb\x06proto3"
+	"\x04dims\x18\x03 \x03(\x03R\x04dimsB0Z.github.com/yoloforge/yoloforge/sdk/onnx/onnxpbb\x06proto3"
 
 var (
-	file_host_onnx_onnxpb_onnx_proto_rawDescOnce sync.Once
-	file_host_onnx_onnxpb_onnx_proto_rawDescData []byte
+	file_sdk_onnx_onnxpb_onnx_proto_rawDescOnce sync.Once
+	file_sdk_onnx_onnxpb_onnx_proto_rawDescData []byte
 )
 
-func file_host_onnx_onnxpb_onnx_proto_rawDescGZIP() []byte {
-	file_host_onnx_onnxpb_onnx_proto_rawDescOnce.Do(func() {
-		file_host_onnx_onnxpb_onnx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_host_onnx_onnxpb_onnx_proto_rawDesc), len(file_host_onnx_onnxpb_onnx_proto_rawDesc)))
+func file_sdk_onnx_onnxpb_onnx_proto_rawDescGZIP() []byte {
+	file_sdk_onnx_onnxpb_onnx_proto_rawDescOnce.Do(func() {
+		file_sdk_onnx_onnxpb_onnx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_sdk_onnx_onnxpb_onnx_proto_rawDesc), len(file_sdk_onnx_onnxpb_onnx_proto_rawDesc)))
 	})
-	return file_host_onnx_onnxpb_onnx_proto_rawDescData
+	return file_sdk_onnx_onnxpb_onnx_proto_rawDescData
 }
 
-var file_host_onnx_onnxpb_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_host_onnx_onnxpb_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
-var file_host_onnx_onnxpb_onnx_proto_goTypes = []any{
+var file_sdk_onnx_onnxpb_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sdk_onnx_onnxpb_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_sdk_onnx_onnxpb_onnx_proto_goTypes = []any{
 	(AttributeProto_AttributeType)(0),  // 0: yoloforge.onnx.AttributeProto.AttributeType
 	(TensorProto_DataType)(0),          // 1: yoloforge.onnx.TensorProto.DataType
 	(TensorProto_DataLocation)(0),      // 2: yoloforge.onnx.TensorProto.DataLocation
@@ -1576,7 +1576,7 @@ var file_host_onnx_onnxpb_onnx_proto_goTypes = []any{
 	(*TensorShapeProto_Dimension)(nil), // 15: yoloforge.onnx.TensorShapeProto.Dimension
 	(*TensorProto_Segment)(nil),        // 16: yoloforge.onnx.TensorProto.Segment
 }
-var file_host_onnx_onnxpb_onnx_proto_depIdxs = []int32{
+var file_sdk_onnx_onnxpb_onnx_proto_depIdxs = []int32{
 	6,  // 0: yoloforge.onnx.ModelProto.graph:type_name -> yoloforge.onnx.GraphProto
 	4,  // 1: yoloforge.onnx.ModelProto.opset_import:type_name -> yoloforge.onnx.OperatorSetIdProto
 	5,  // 2: yoloforge.onnx.ModelProto.metadata_props:type_name -> yoloforge.onnx.StringStringEntryProto
@@ -1610,15 +1610,15 @@ var file_host_onnx_onnxpb_onnx_proto_depIdxs = []int32{
 	0,  // [0:26] is the sub-list for field type_name
 }
 
-func init() { file_host_onnx_onnxpb_onnx_proto_init() }
-func file_host_onnx_onnxpb_onnx_proto_init() {
-	if File_host_onnx_onnxpb_onnx_proto != nil {
+func init() { file_sdk_onnx_onnxpb_onnx_proto_init() }
+func file_sdk_onnx_onnxpb_onnx_proto_init() {
+	if File_sdk_onnx_onnxpb_onnx_proto != nil {
 		return
 	}
-	file_host_onnx_onnxpb_onnx_proto_msgTypes[7].OneofWrappers = []any{
+	file_sdk_onnx_onnxpb_onnx_proto_msgTypes[7].OneofWrappers = []any{
 		(*TypeProto_TensorType)(nil),
 	}
-	file_host_onnx_onnxpb_onnx_proto_msgTypes[12].OneofWrappers = []any{
+	file_sdk_onnx_onnxpb_onnx_proto_msgTypes[12].OneofWrappers = []any{
 		(*TensorShapeProto_Dimension_DimValue)(nil),
 		(*TensorShapeProto_Dimension_DimParam)(nil),
 	}
@@ -1626,18 +1626,18 @@ func file_host_onnx_onnxpb_onnx_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_host_onnx_onnxpb_onnx_proto_rawDesc), len(file_host_onnx_onnxpb_onnx_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sdk_onnx_onnxpb_onnx_proto_rawDesc), len(file_sdk_onnx_onnxpb_onnx_proto_rawDesc)),
 			NumEnums:      3,
 			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_host_onnx_onnxpb_onnx_proto_goTypes,
-		DependencyIndexes: file_host_onnx_onnxpb_onnx_proto_depIdxs,
-		EnumInfos:         file_host_onnx_onnxpb_onnx_proto_enumTypes,
-		MessageInfos:      file_host_onnx_onnxpb_onnx_proto_msgTypes,
+		GoTypes:           file_sdk_onnx_onnxpb_onnx_proto_goTypes,
+		DependencyIndexes: file_sdk_onnx_onnxpb_onnx_proto_depIdxs,
+		EnumInfos:         file_sdk_onnx_onnxpb_onnx_proto_enumTypes,
+		MessageInfos:      file_sdk_onnx_onnxpb_onnx_proto_msgTypes,
 	}.Build()
-	File_host_onnx_onnxpb_onnx_proto = out.File
-	file_host_onnx_onnxpb_onnx_proto_goTypes = nil
-	file_host_onnx_onnxpb_onnx_proto_depIdxs = nil
+	File_sdk_onnx_onnxpb_onnx_proto = out.File
+	file_sdk_onnx_onnxpb_onnx_proto_goTypes = nil
+	file_sdk_onnx_onnxpb_onnx_proto_depIdxs = nil
 }
