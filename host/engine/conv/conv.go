@@ -212,7 +212,7 @@ func backwardBands(be blas.Backend, ws *Workspace, t *task, nb, ckk, kg, cg, ohw
 // defaultBandFloats is the size in floats of one column band: with the
 // packed operands it stays in a core's L2 (1 MB on Zen 4), so the product
 // reads the columns im2col has just written from cache, not from memory.
-const defaultBandFloats = 64 << 10
+const defaultBandFloats = 1 << 20
 
 // bandWidth returns how many output pixels a column band covers, or 0 to
 // build the whole column matrix at once. Bands pay off where the column
