@@ -37,6 +37,9 @@ func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 		return nil
 	}
 
+	if ws.batched(g) {
+		return forwardBatched(be, g, x, w, bias, y, ws)
+	}
 	beta := float32(0)
 	if bias != nil {
 		t.kind, t.items = taskFillBias, g.N*g.K
@@ -124,6 +127,9 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 		ws.run(g.OutputSize() * g.KH * g.KW)
 		return nil
 	}
+	if ws.batched(g) {
+		return backwardBatched(be, g, x, w, dy, dx, dw, ws)
+	}
 
 	cg, kg := g.C/g.Groups, g.K/g.Groups
 	hw, ohw := g.H*g.W, t.oh*t.ow
@@ -178,6 +184,67 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 				ws.run(ckk * ohw)
 			}
 		}
+	}
+	return nil
+}
+
+// defaultBatchedPixels is the largest output map (in pixels) whose
+// convolutions multiply the whole batch at once (see forwardBatched).
+const defaultBatchedPixels = 400
+
+// batched reports whether g takes the batched-columns path: a batch of
+// small maps (the deep layers, 20×20 and below at 320), where one product
+// per image is too narrow for the matrix kernels to run at speed. Measured
+// on yolov5n's layers at batch 8 (fwd+bwd): 14-28% faster for 3×3
+// convolutions up to 20×20 outputs, slower at 40×40 and for 1×1
+// convolutions, whose products read the input directly.
+func (ws *Workspace) batched(g Geometry) bool {
+	limit := cmp.Or(ws.batchedPixels, defaultBatchedPixels)
+	return g.N > 1 && g.Groups == 1 && !g.pointwise() && g.OutH()*g.OutW() <= limit
+}
+
+// forwardBatched lays the column matrices of all images side by side,
+// [C·KH·KW × N·OH·OW], so that one product covers the batch, then moves
+// the [K × N·OH·OW] result into NCHW, adding the bias on the way.
+func forwardBatched(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
+	t := &ws.task
+	ckk, cols := g.C*g.KH*g.KW, g.N*t.oh*t.ow
+	buf, err := ws.scratch((ckk + g.K) * cols)
+	if err != nil {
+		return fmt.Errorf("conv: %v: %w", g, err)
+	}
+	col, out := buf[:ckk*cols], buf[ckk*cols:]
+	t.kind, t.items, t.x, t.col = taskIm2colBatched, g.N*ckk, x, col
+	ws.run(len(col))
+	be.Sgemm(false, false, g.K, cols, ckk, 1, w, ckk, col, cols, 0, out, cols)
+	t.kind, t.items, t.col, t.y, t.bias = taskUnbatch, g.N*g.K, out, y, bias
+	ws.run(len(out))
+	return nil
+}
+
+// backwardBatched is Backward on the batched layout of forwardBatched:
+// dY is gathered into [K × N·OH·OW] once, then dW is one product over the
+// whole batch and dX one product followed by col2im per image.
+func backwardBatched(be blas.Backend, g Geometry, x, w, dy, dx, dw []float32, ws *Workspace) error {
+	t := &ws.task
+	ckk, cols := g.C*g.KH*g.KW, g.N*t.oh*t.ow
+	buf, err := ws.scratch((ckk + g.K) * cols)
+	if err != nil {
+		return fmt.Errorf("conv: %v: %w", g, err)
+	}
+	col, dyb := buf[:ckk*cols], buf[ckk*cols:]
+	t.kind, t.items, t.col, t.y = taskBatch, g.N*g.K, dyb, dy
+	ws.run(len(dyb))
+	t.y = nil
+	if dw != nil {
+		t.kind, t.items, t.x, t.col = taskIm2colBatched, g.N*ckk, x, col
+		ws.run(len(col))
+		be.Sgemm(false, true, g.K, ckk, cols, 1, dyb, cols, col, cols, 0, dw, ckk)
+	}
+	if dx != nil {
+		be.Sgemm(true, false, ckk, cols, g.K, 1, w, ckk, dyb, cols, 0, col, cols)
+		t.kind, t.items, t.col, t.dx = taskCol2imBatched, g.N*g.C, col, dx
+		ws.run(len(col))
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ var _ = Describe("Conv2d", func() {
 					It(name, func() {
 						if banded {
 							ws.SetBandFloats(1)
+							ws.SetBatchedPixels(-1) // batches of small maps would take the batched path instead
 						}
 						g := gc.g
 						Expect(g.Validate()).To(Succeed())

@@ -88,14 +88,23 @@ func (g Geometry) pointwise() bool {
 		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
 }
 
-// WorkspaceSize is the number of scratch floats Forward and Backward need:
-// one group's column matrix, (C/Groups)*KH*KW x OH*OW, for the im2col path
-// and zero for pointwise and depthwise convolutions.
+// WorkspaceSize is the number of scratch floats Forward and Backward need
+// with the default settings: zero for pointwise and depthwise
+// convolutions, the column and output matrices of the whole batch for the
+// batched path (see Workspace.SetBatchedPixels), else one group's column
+// matrix, (C/Groups)*KH*KW x OH*OW.
 func (g Geometry) WorkspaceSize() int {
-	if g.validate() != nil || g.Depthwise() || g.pointwise() {
+	if g.validate() != nil || g.Depthwise() {
 		return 0
 	}
-	return (g.C / g.norm().Groups) * g.KH * g.KW * g.OutH() * g.OutW()
+	ohw := g.OutH() * g.OutW()
+	if g.pointwise() {
+		return 0
+	}
+	if g.norm().Groups == 1 && g.N > 1 && ohw <= defaultBatchedPixels {
+		return (g.C*g.KH*g.KW + g.K) * g.N * ohw
+	}
+	return (g.C / g.norm().Groups) * g.KH * g.KW * ohw
 }
 
 // Validate reports whether g describes a well-formed convolution.

@@ -13,6 +13,10 @@ const (
 	taskBiasGrad
 	taskDepthwiseForward
 	taskDepthwiseBackward
+	taskIm2colBatched
+	taskCol2imBatched
+	taskUnbatch
+	taskBatch
 )
 
 // task is the parallel region of one kernel invocation. Its slices point at
@@ -67,6 +71,36 @@ func (t *task) Run(worker, workers int) {
 		for c := lo; c < hi; c++ {
 			t.depthwiseBackwardChannel(c)
 		}
+	case taskIm2colBatched:
+		for i := lo; i < hi; i++ {
+			t.im2colBatchedRow(i)
+		}
+	case taskCol2imBatched:
+		for i := lo; i < hi; i++ {
+			t.col2imBatchedChannel(i)
+		}
+	case taskUnbatch, taskBatch:
+		// Between NCHW planes (n, k) and the batched layout's rows k,
+		// columns n·ohw...: y[n,k] = out[k, n] (+ bias), or back.
+		ohw := t.oh * t.ow
+		cols := t.g.N * ohw
+		for i := lo; i < hi; i++ {
+			n, k := i/t.g.K, i%t.g.K
+			plane := t.y[i*ohw : (i+1)*ohw]
+			row := t.col[k*cols+n*ohw : k*cols+(n+1)*ohw]
+			if t.kind == taskBatch {
+				copy(row, plane)
+				continue
+			}
+			if t.bias == nil {
+				copy(plane, row)
+				continue
+			}
+			b := t.bias[k]
+			for j, v := range row {
+				plane[j] = v + b
+			}
+		}
 	}
 }
 
@@ -91,15 +125,32 @@ func validRange(out, in, stride, off int) (lo, hi int) {
 // that kernel tap (kh, kw) of channel c sees at those pixels, with zeros
 // where the tap falls into the padding. Rows are p1-p0 floats long.
 func (t *task) im2colRow(r int) {
-	g := &t.g
-	kk := g.KH * g.KW
-	c, kh, kw := r/kk, (r/g.KW)%g.KH, r%g.KW
-	plane := t.x[c*g.H*g.W : (c+1)*g.H*g.W]
 	p0, p1 := t.p0, t.p1
 	if p1 == 0 {
 		p0, p1 = 0, t.oh*t.ow
 	}
-	dst := t.col[r*(p1-p0) : (r+1)*(p1-p0)]
+	t.im2colInto(t.x, t.col[r*(p1-p0):(r+1)*(p1-p0)], r, p0, p1)
+}
+
+// im2colBatchedRow fills item i = (n, r) of the batched column matrix
+// (see forwardBatched): row r's columns of image n.
+func (t *task) im2colBatchedRow(i int) {
+	g := &t.g
+	ckk := (g.C / g.Groups) * g.KH * g.KW
+	n, r := i/ckk, i%ckk
+	ohw := t.oh * t.ow
+	cols := g.N * ohw
+	chw := g.C * g.H * g.W
+	t.im2colInto(t.x[n*chw:(n+1)*chw], t.col[r*cols+n*ohw:r*cols+(n+1)*ohw], r, 0, ohw)
+}
+
+// im2colInto writes column-matrix row r for output pixels [p0, p1) of the
+// image x into dst.
+func (t *task) im2colInto(x, dst []float32, r, p0, p1 int) {
+	g := &t.g
+	kk := g.KH * g.KW
+	c, kh, kw := r/kk, (r/g.KW)%g.KH, r%g.KW
+	plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
 	offH, offW := kh*g.DilH-g.PadT, kw*g.DilW-g.PadL
 	ohLo, ohHi := validRange(t.oh, g.H, g.StrideH, offH)
 	owLo, owHi := validRange(t.ow, g.W, g.StrideW, offW)
@@ -144,11 +195,28 @@ func (t *task) im2colRow(r int) {
 // the channel, so the bands of one image together overwrite it.
 func (t *task) col2imChannel(c int) {
 	g := &t.g
-	plane := t.dx[c*g.H*g.W : (c+1)*g.H*g.W]
 	p0, p1 := t.p0, t.p1
 	if p1 == 0 {
 		p0, p1 = 0, t.oh*t.ow
 	}
+	t.col2imInto(t.dx[c*g.H*g.W:(c+1)*g.H*g.W], c, t.col, p1-p0, 0, p0, p1)
+}
+
+// col2imBatchedChannel overwrites item i = (n, c) of the input gradient
+// from the batched column matrix (see backwardBatched).
+func (t *task) col2imBatchedChannel(i int) {
+	g := &t.g
+	n, c := i/g.C, i%g.C
+	ohw := t.oh * t.ow
+	hw := g.H * g.W
+	t.col2imInto(t.dx[(n*g.C+c)*hw:(n*g.C+c+1)*hw], c, t.col, g.N*ohw, n*ohw, 0, ohw)
+}
+
+// col2imInto adds to plane (input channel c) the column rows of its taps
+// for output pixels [p0, p1); tap row r is cols[r*ld+off:][:p1-p0]. The
+// range starting at pixel 0 first clears the plane.
+func (t *task) col2imInto(plane []float32, c int, cols []float32, ld, off, p0, p1 int) {
+	g := &t.g
 	if p0 == 0 {
 		clear(plane)
 	}
@@ -164,7 +232,7 @@ func (t *task) col2imChannel(c int) {
 				continue
 			}
 			r := (c*g.KH+kh)*g.KW + kw
-			src := t.col[r*n : (r+1)*n]
+			src := cols[r*ld+off : r*ld+off+n]
 			for oh := max(p0/t.ow, ohLo); oh < ohHi && oh*t.ow < p1; oh++ {
 				lo, hi := max(p0-oh*t.ow, owLo), min(p1-oh*t.ow, owHi)
 				if lo >= hi {

@@ -22,6 +22,10 @@ type Workspace struct {
 	// bandFloats overrides the column band size (see bandWidth): zero for
 	// the default, negative for no bands.
 	bandFloats int
+	// batchedPixels overrides the largest output map that takes the
+	// batched-columns path (see batched): zero for the default, negative
+	// for never.
+	batchedPixels int
 }
 
 // NewWorkspace returns a workspace whose element-wise kernels use
@@ -68,6 +72,11 @@ func (ws *Workspace) SetBuffer(buf []float32) {
 // matrix at once). It is a tuning knob; results do not depend on it beyond
 // float32 rounding of the product.
 func (ws *Workspace) SetBandFloats(n int) { ws.bandFloats = n }
+
+// SetBatchedPixels sets the largest output map, in pixels, whose batched
+// convolutions multiply the whole batch at once (0: the default, 400;
+// negative: never). A tuning knob, like SetBandFloats.
+func (ws *Workspace) SetBatchedPixels(n int) { ws.batchedPixels = n }
 
 // Close stops the worker goroutines.
 func (ws *Workspace) Close() {
