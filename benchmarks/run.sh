@@ -16,4 +16,4 @@ NO_WAIT=1 REPS=1 ITERS=$((iters * 5)) bash benchmarks/peers/ort/run.sh
 echo "== YOLOForge training step, yolov5n 320 batch 8"
 $yf bench engine -c $ref/yolov5n.yaml --nc 10 --imgsz 320 --batch 8 --mode train --iters "$iters" --json
 echo "== PyTorch training step (benchmark-only; Debian python3-torch)"
-NO_WAIT=1 REPS=1 bash benchmarks/peers/torch/run.sh
+NO_WAIT=1 REPS=1 VARIANTS="jemalloc:cl glibc-tuned:cl jemalloc" bash benchmarks/peers/torch/run.sh

@@ -91,3 +91,49 @@ func BenchmarkConv(b *testing.B) {
 		ws.Close()
 	}
 }
+
+// yolov5nDeep are yolov5n's deep 3×3 layers at 320×320 and training batch
+// 8, where one product over the whole batch replaces eight narrow ones.
+var yolov5nDeep = []struct {
+	name string
+	g    conv.Geometry
+}{
+	{"down_128x20_k256_3x3s2_b8", conv.Geometry{N: 8, C: 128, H: 20, W: 20, K: 256, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}},
+	{"down_64x40_k64_3x3s2_b8", conv.Geometry{N: 8, C: 64, H: 40, W: 40, K: 64, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}},
+	{"bottleneck_64x20_k64_3x3_b8", conv.Geometry{N: 8, C: 64, H: 20, W: 20, K: 64, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}},
+	{"bottleneck_128x10_k128_3x3_b8", conv.Geometry{N: 8, C: 128, H: 10, W: 10, K: 128, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}},
+}
+
+// BenchmarkConvBatched compares forward+backward of those layers with one
+// product per image ("per-image") and over the whole batch (the default).
+func BenchmarkConvBatched(b *testing.B) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, be := range benchBackends(b) {
+		ws := conv.NewWorkspace(be.Threads())
+		for _, l := range yolov5nDeep {
+			g := l.g
+			ws.Reserve(g)
+			x, w, bias, dy := randTensor(r, g.InputSize()), randTensor(r, g.WeightSize()), randTensor(r, g.K), randTensor(r, g.OutputSize())
+			y, dx, dw, db := make([]float32, g.OutputSize()), make([]float32, g.InputSize()), make([]float32, g.WeightSize()), make([]float32, g.K)
+			for _, mode := range []struct {
+				name   string
+				pixels int
+			}{{"batched", 0}, {"per-image", -1}} {
+				ws.SetBatchedPixels(mode.pixels)
+				b.Run(fmt.Sprintf("%s-t%d/%s/%s", be.Name(), be.Threads(), l.name, mode.name), func(b *testing.B) {
+					for range b.N {
+						if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+							b.Fatal(err)
+						}
+						if err := conv.Backward(be, g, x, w, dy, dx, dw, db, ws); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(6*float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			ws.SetBatchedPixels(0)
+		}
+		ws.Close()
+	}
+}
