@@ -21,11 +21,11 @@ type backbone struct{}
 
 // The reference yaml's rows 1-16, one entry per row.
 var (
-	defChannels = list(16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320)
-	defKernels  = list(3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3)
-	defStrides  = list(1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1)
-	defExpand   = list(1, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6)
-	defSE       = list(0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	defChannels = plugin.Ints(16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320)
+	defKernels  = plugin.Ints(3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3)
+	defStrides  = plugin.Ints(1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1)
+	defExpand   = plugin.Ints(1, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6)
+	defSE       = plugin.Ints(0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 	// 0.2·i/7 truncated to three decimals, as the reference yaml lists them.
 	defRates = []any{0.0, 0.028, 0.057, 0.085, 0.114, 0.142, 0.171, 0.2, 0.228, 0.257, 0.285, 0.314, 0.342, 0.371, 0.4, 0.428}
 )
@@ -53,9 +53,9 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	rows, err := columns(bc.Args, len(defChannels), "channels", "kernels", "strides", "expand", "se")
+	rows, err := plugin.IntColumns(bc.Args, "channels", "kernels", "strides", "expand", "se")
 	if err == nil {
-		err = positive(rows, "channels", "kernels", "expand")
+		err = plugin.PositiveInts(rows, "channels", "kernels", "expand")
 	}
 	if err != nil {
 		return plugin.Part{}, err
@@ -67,7 +67,7 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 	apply, _ := bc.Args["drop_connect"].(bool)
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.EfficientStem(x, intArg(bc.Args, "stem", 32))
+	x = b.EfficientStem(x, plugin.IntArg(bc.Args, "stem", 32))
 	last := map[int]nn.T{}
 	for i, c := range rows["channels"] {
 		k, s := rows["kernels"][i], rows["strides"][i]
@@ -92,6 +92,6 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		x = b.MBConv(x, c, k, s, rows["expand"][i], printed, nn.MBConvOpts{SE: rows["se"][i] != 0, DropConnect: rate, DropPath: apply})
 		last[x.Stride] = x
 	}
-	x = b.SPPF(x, intArg(bc.Args, "sppf_channels", 1024), intArg(bc.Args, "sppf_kernel", 5))
-	return finish(b, last, x)
+	x = b.SPPF(x, plugin.IntArg(bc.Args, "sppf_channels", 1024), plugin.IntArg(bc.Args, "sppf_kernel", 5))
+	return plugin.BackbonePart(b, last, x)
 }

@@ -18,11 +18,11 @@ type backbone struct{}
 
 // The reference yaml's rows 1-14, one entry per row.
 var (
-	defChannels = list(16, 24, 24, 40, 40, 80, 80, 112, 112, 160, 160, 160, 160, 160)
-	defHidden   = list(16, 48, 72, 72, 120, 240, 184, 480, 480, 672, 960, 960, 960, 960)
-	defStrides  = list(1, 2, 1, 2, 1, 2, 1, 1, 1, 2, 1, 1, 1, 1)
-	defSE       = list(0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1)
-	defRepeats  = list(1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1)
+	defChannels = plugin.Ints(16, 24, 24, 40, 40, 80, 80, 112, 112, 160, 160, 160, 160, 160)
+	defHidden   = plugin.Ints(16, 48, 72, 72, 120, 240, 184, 480, 480, 672, 960, 960, 960, 960)
+	defStrides  = plugin.Ints(1, 2, 1, 2, 1, 2, 1, 1, 1, 2, 1, 1, 1, 1)
+	defSE       = plugin.Ints(0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1)
+	defRepeats  = plugin.Ints(1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1)
 )
 
 func (backbone) Describe(context.Context) (plugin.Info, error) {
@@ -47,18 +47,18 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	rows, err := columns(bc.Args, len(defChannels), "channels", "hidden", "strides", "se", "repeats")
+	rows, err := plugin.IntColumns(bc.Args, "channels", "hidden", "strides", "se", "repeats")
 	if err == nil {
-		err = positive(rows, "channels", "hidden", "repeats")
+		err = plugin.PositiveInts(rows, "channels", "hidden", "repeats")
 	}
 	if err != nil {
 		return plugin.Part{}, err
 	}
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.Conv(x, intArg(bc.Args, "stem", 16), 3, 2, 1)
+	x = b.Conv(x, plugin.IntArg(bc.Args, "stem", 16), 3, 2, 1)
 	last := map[int]nn.T{}
-	k := intArg(bc.Args, "kernel", 3)
+	k := plugin.IntArg(bc.Args, "kernel", 3)
 	for i := range rows["channels"] {
 		s := rows["strides"][i]
 		if s != 1 && s != 2 {
@@ -67,7 +67,7 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		x = b.GhostBottleneck(x, rows["repeats"][i], rows["channels"][i], rows["hidden"][i], k, s, rows["se"][i] != 0)
 		last[x.Stride] = x
 	}
-	x = b.ConvC(x, intArg(bc.Args, "last_conv", 960))
-	x = b.SPPF(x, intArg(bc.Args, "sppf_channels", 1024), intArg(bc.Args, "sppf_kernel", 5))
-	return finish(b, last, x)
+	x = b.ConvC(x, plugin.IntArg(bc.Args, "last_conv", 960))
+	x = b.SPPF(x, plugin.IntArg(bc.Args, "sppf_channels", 1024), plugin.IntArg(bc.Args, "sppf_kernel", 5))
+	return plugin.BackbonePart(b, last, x)
 }

@@ -19,12 +19,12 @@ type backbone struct{}
 
 // The reference yaml's rows 1-11, one entry per row.
 var (
-	defChannels = list(16, 24, 24, 40, 40, 40, 48, 48, 96, 96, 96)
-	defHidden   = list(16, 72, 88, 96, 240, 240, 120, 144, 288, 576, 576)
-	defKernels  = list(3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5)
-	defStrides  = list(2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 1)
-	defSE       = list(1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
-	defHS       = list(0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+	defChannels = plugin.Ints(16, 24, 24, 40, 40, 40, 48, 48, 96, 96, 96)
+	defHidden   = plugin.Ints(16, 72, 88, 96, 240, 240, 120, 144, 288, 576, 576)
+	defKernels  = plugin.Ints(3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5)
+	defStrides  = plugin.Ints(2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 1)
+	defSE       = plugin.Ints(1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+	defHS       = plugin.Ints(0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
 )
 
 func (backbone) Describe(context.Context) (plugin.Info, error) {
@@ -48,16 +48,16 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	rows, err := columns(bc.Args, len(defChannels), "channels", "hidden", "kernels", "strides", "se", "hswish")
+	rows, err := plugin.IntColumns(bc.Args, "channels", "hidden", "kernels", "strides", "se", "hswish")
 	if err == nil {
-		err = positive(rows, "channels", "hidden", "kernels")
+		err = plugin.PositiveInts(rows, "channels", "hidden", "kernels")
 	}
 	if err != nil {
 		return plugin.Part{}, err
 	}
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.ConvBNHswish(x, intArg(bc.Args, "stem", 16), 2)
+	x = b.ConvBNHswish(x, plugin.IntArg(bc.Args, "stem", 16), 2)
 	last := map[int]nn.T{}
 	for i, c := range rows["channels"] {
 		k, s := rows["kernels"][i], rows["strides"][i]
@@ -70,6 +70,6 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		x = b.MobileNetV3Block(x, c, rows["hidden"][i], k, s, rows["se"][i] != 0, rows["hswish"][i] != 0)
 		last[x.Stride] = x
 	}
-	x = b.SPPF(x, intArg(bc.Args, "sppf_channels", 1024), intArg(bc.Args, "sppf_kernel", 5))
-	return finish(b, last, x)
+	x = b.SPPF(x, plugin.IntArg(bc.Args, "sppf_channels", 1024), plugin.IntArg(bc.Args, "sppf_kernel", 5))
+	return plugin.BackbonePart(b, last, x)
 }

@@ -19,11 +19,11 @@ type backbone struct{}
 
 // The reference yaml's rows 1-9, one entry per row.
 var (
-	defChannels = list(32, 64, 64, 128, 128, 256, 256, 512, 512)
-	defKernels  = list(3, 3, 3, 3, 3, 3, 5, 5, 5)
-	defStrides  = list(1, 2, 1, 2, 1, 2, 1, 2, 1)
-	defSE       = list(0, 0, 0, 0, 0, 0, 0, 1, 1)
-	defRepeats  = list(1, 1, 1, 1, 1, 1, 5, 1, 1)
+	defChannels = plugin.Ints(32, 64, 64, 128, 128, 256, 256, 512, 512)
+	defKernels  = plugin.Ints(3, 3, 3, 3, 3, 3, 5, 5, 5)
+	defStrides  = plugin.Ints(1, 2, 1, 2, 1, 2, 1, 2, 1)
+	defSE       = plugin.Ints(0, 0, 0, 0, 0, 0, 0, 1, 1)
+	defRepeats  = plugin.Ints(1, 1, 1, 1, 1, 1, 5, 1, 1)
 )
 
 func (backbone) Describe(context.Context) (plugin.Info, error) {
@@ -46,16 +46,16 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	rows, err := columns(bc.Args, len(defChannels), "channels", "kernels", "strides", "se", "repeats")
+	rows, err := plugin.IntColumns(bc.Args, "channels", "kernels", "strides", "se", "repeats")
 	if err == nil {
-		err = positive(rows, "channels", "kernels", "repeats")
+		err = plugin.PositiveInts(rows, "channels", "kernels", "repeats")
 	}
 	if err != nil {
 		return plugin.Part{}, err
 	}
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.Conv(x, intArg(bc.Args, "stem", 16), 3, 2, 1)
+	x = b.Conv(x, plugin.IntArg(bc.Args, "stem", 16), 3, 2, 1)
 	last := map[int]nn.T{}
 	for i, c := range rows["channels"] {
 		k, s := rows["kernels"][i], rows["strides"][i]
@@ -68,6 +68,6 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		x = b.DepthSepConv(x, rows["repeats"][i], c, k, s, rows["se"][i] != 0)
 		last[x.Stride] = x
 	}
-	x = b.SPPF(x, intArg(bc.Args, "sppf_channels", 1024), intArg(bc.Args, "sppf_kernel", 5))
-	return finish(b, last, x)
+	x = b.SPPF(x, plugin.IntArg(bc.Args, "sppf_channels", 1024), plugin.IntArg(bc.Args, "sppf_kernel", 5))
+	return plugin.BackbonePart(b, last, x)
 }

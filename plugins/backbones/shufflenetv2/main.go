@@ -20,8 +20,8 @@ type backbone struct{}
 // ShuffleNetV2 1.0x as the reference yaml writes it; 116 becomes 120 under
 // parse_model's rounding to multiples of 8, as it does there.
 var (
-	defChannels = list(116, 232, 464)
-	defRepeats  = list(3, 7, 3)
+	defChannels = plugin.Ints(116, 232, 464)
+	defRepeats  = plugin.Ints(3, 7, 3)
 )
 
 func (backbone) Describe(context.Context) (plugin.Info, error) {
@@ -41,22 +41,22 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	rows, err := columns(bc.Args, len(defChannels), "channels", "repeats")
+	rows, err := plugin.IntColumns(bc.Args, "channels", "repeats")
 	if err == nil {
-		err = positive(rows, "channels", "repeats")
+		err = plugin.PositiveInts(rows, "channels", "repeats")
 	}
 	if err != nil {
 		return plugin.Part{}, err
 	}
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.ConvMaxPool(x, intArg(bc.Args, "stem", 24))
+	x = b.ConvMaxPool(x, plugin.IntArg(bc.Args, "stem", 24))
 	last := map[int]nn.T{}
 	for i, c := range rows["channels"] {
 		x = b.ShuffleV2Block(x, 1, c, 2)
 		x = b.ShuffleV2Block(x, rows["repeats"][i], c, 1)
 		last[x.Stride] = x
 	}
-	x = b.SPPF(x, intArg(bc.Args, "sppf_channels", 1024), intArg(bc.Args, "sppf_kernel", 5))
-	return finish(b, last, x)
+	x = b.SPPF(x, plugin.IntArg(bc.Args, "sppf_channels", 1024), plugin.IntArg(bc.Args, "sppf_kernel", 5))
+	return plugin.BackbonePart(b, last, x)
 }
