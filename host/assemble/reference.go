@@ -383,13 +383,7 @@ func refC3(r *refBuild, i int, from []nn.T, n int, args []any) (nn.T, error) {
 	}
 	printed := append([]any{x.C, c2, c2o, n}, args[1:]...)
 	return r.b.Layer("models.common.C3", n, ir.FormatArgs(printed...), from, func(s *nn.Scope) nn.T {
-		c1 := int(float64(c2o) * e[0])
-		a := nn.Conv(s.Sub("cv1"), x, c1, 1, 1, nn.ConvOpts{})
-		b := nn.Conv(s.Sub("cv2"), x, int(float64(c2o)*e[1]), 1, 1, nn.ConvOpts{})
-		for j := 0; j < n; j++ {
-			a = nn.Bottleneck(s.Sub("m."+strconv.Itoa(j)), a, c1, shortcut, g, rates[j])
-		}
-		return nn.Conv(s.Sub("cv3"), s.Concat([]nn.T{a, b}, 1), c2, 1, 1, nn.ConvOpts{})
+		return nn.PrunedC3(s, x, c2, c2o, n, shortcut, g, [2]float64{e[0], e[1]}, rates)
 	}), nil
 }
 

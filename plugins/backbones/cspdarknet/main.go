@@ -36,6 +36,9 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 				Description: "C3 repeats of each stage, before depth_multiple"},
 			{Name: "sppf_kernel", Type: plugin.ArgInt, Default: int64(5),
 				Description: "max-pool kernel of the SPPF block"},
+			{Name: "prune", Type: plugin.ArgAny,
+				Description: "pruned widths as the reference's prunModels yaml gives them, one entry per layer (stem Conv, then Conv and C3 per stage, SPPF): " +
+					"a Conv's keep ratio or {keep, groups, act}; a C3's {e: [e_cv1, e_cv2], bottlenecks: [rates], ratio}; SPPF's hidden expansion; null for an unpruned layer. Absent: the full network"},
 		},
 	}, nil
 }
@@ -57,15 +60,26 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		k = int(v)
 	}
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
+	// Layer order: stem Conv, (Conv, C3) per stage, SPPF.
+	slots := []nn.PruneSlot{{Module: "Conv", Layer: bc.FirstLayer}}
+	for _, d := range depths {
+		l := bc.FirstLayer + len(slots)
+		slots = append(slots, nn.PruneSlot{Module: "Conv", Layer: l}, nn.PruneSlot{Module: "C3", Layer: l + 1, Repeats: b.Depth(d)})
+	}
+	slots = append(slots, nn.PruneSlot{Module: "SPPF", Layer: bc.FirstLayer + len(slots)})
+	prune, err := nn.ParsePrune("prune", bc.Args["prune"], slots)
+	if err != nil {
+		return plugin.Part{}, err
+	}
 	x := b.Image("images", max(bc.InChannels, 1))
-	x = b.Conv(x, channels[0], 6, 2, 2)
+	x = b.PrunedConv(x, channels[0], 6, 2, prune[0].Conv, 2)
 	var features []plugin.Feature
 	for i, d := range depths {
 		c := channels[i+1]
-		x = b.Conv(x, c, 3, 2)
-		x = b.C3(x, c, d)
+		x = b.PrunedConv(x, c, 3, 2, prune[1+2*i].Conv)
+		x = b.PrunedC3(x, c, d, prune[2+2*i].C3)
 		if i == len(depths)-1 {
-			x = b.SPPF(x, c, k)
+			x = b.PrunedSPPF(x, c, k, prune[len(prune)-1].SPPF)
 		}
 		if x.Stride >= 8 {
 			features = append(features, plugin.Feature{Name: fmt.Sprintf("P%d", log2(x.Stride)), Value: x.Name,

@@ -18,6 +18,9 @@ type neck struct{}
 
 var defaultChannels = []any{int64(256), int64(512), int64(1024)}
 
+// layerModules are the neck's layers in order, as the prune argument lists them.
+var layerModules = []string{"Conv", "Upsample", "Concat", "C3", "Conv", "Upsample", "Concat", "C3", "Conv", "Concat", "C3", "Conv", "Concat", "C3"}
+
 func (neck) Describe(context.Context) (plugin.Info, error) {
 	return plugin.Info{
 		Name:        "pafpn",
@@ -31,6 +34,9 @@ func (neck) Describe(context.Context) (plugin.Info, error) {
 				Description: "C3 repeats of every block, before depth_multiple"},
 			{Name: "p4_from", Type: plugin.ArgString, Default: "lateral",
 				Description: "what the bottom-up path joins at P4: the 1x1 lateral Conv ('lateral', YOLOv5) or the C3 before it ('c3', the reference's yolov5lPP-LC.yaml)"},
+			{Name: "prune", Type: plugin.ArgAny,
+				Description: "pruned widths as the reference's prunModels yaml gives them, one entry per layer (14: Conv, Upsample, Concat, C3, Conv, Upsample, Concat, C3, Conv, Concat, C3, Conv, Concat, C3): " +
+					"a Conv's keep ratio or {keep, groups, act}; a C3's {e: [e_cv1, e_cv2], bottlenecks: [rates], ratio}; null for Upsample, Concat and unpruned layers. Absent: the full network"},
 		},
 	}, nil
 }
@@ -68,13 +74,21 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 	if v, ok := bc.Args["depth"].(int64); ok {
 		n = int(v)
 	}
+	var slots []nn.PruneSlot
+	for i, m := range layerModules {
+		slots = append(slots, nn.PruneSlot{Module: m, Layer: bc.FirstLayer + i, Repeats: b.Depth(n)})
+	}
+	pr, err := nn.ParsePrune("prune", bc.Args["prune"], slots)
+	if err != nil {
+		return plugin.Part{}, err
+	}
 
-	lat5 := b.Conv(in[2], c[1], 1, 1)
+	lat5 := b.PrunedConv(in[2], c[1], 1, 1, pr[0].Conv)
 	x := b.Concat(b.Upsample(lat5, 2), in[1])
-	c3p4 := b.C3(x, c[1], n, false)
-	lat4 := b.Conv(c3p4, c[0], 1, 1)
+	c3p4 := b.PrunedC3(x, c[1], n, pr[3].C3, false)
+	lat4 := b.PrunedConv(c3p4, c[0], 1, 1, pr[4].Conv)
 	x = b.Concat(b.Upsample(lat4, 2), in[0])
-	p3 := b.C3(x, c[0], n, false)
+	p3 := b.PrunedC3(x, c[0], n, pr[7].C3, false)
 	join4 := lat4
 	switch from, _ := bc.Args["p4_from"].(string); from {
 	case "", "lateral":
@@ -83,10 +97,10 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 	default:
 		return plugin.Part{}, fmt.Errorf("p4_from: expected 'lateral' or 'c3', got %q", from)
 	}
-	x = b.Concat(b.Conv(p3, c[0], 3, 2), join4)
-	p4 := b.C3(x, c[1], n, false)
-	x = b.Concat(b.Conv(p4, c[1], 3, 2), lat5)
-	p5 := b.C3(x, c[2], n, false)
+	x = b.Concat(b.PrunedConv(p3, c[0], 3, 2, pr[8].Conv), join4)
+	p4 := b.PrunedC3(x, c[1], n, pr[10].C3, false)
+	x = b.Concat(b.PrunedConv(p4, c[1], 3, 2, pr[11].Conv), lat5)
+	p5 := b.PrunedC3(x, c[2], n, pr[13].C3, false)
 
 	g, err := b.Finish(p3, p4, p5)
 	if err != nil {
