@@ -79,8 +79,11 @@ var _ = Describe("kernel fusion", func() {
 		params := fresh(g)
 		fg, fparams, err := engine.FoldBatchNorm(g, params)
 		Expect(err).NotTo(HaveOccurred())
-		fused, _ := run(fg, fparams, false, false)
-		plain, _ := run(fg, fparams, false, true)
+		fused, fp := run(fg, fparams, false, false)
+		plain, pp := run(fg, fparams, false, true)
+		Expect(fp.BiasesMovedIntoSiLU()).To(BeNumerically(">", 0))
+		Expect(pp.BiasesMovedIntoSiLU()).To(BeZero())
+		Expect(fused).To(HaveLen(len(plain)))
 		for k, v := range plain {
 			Expect(fused[k]).To(Equal(v), k)
 		}

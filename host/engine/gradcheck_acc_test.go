@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"math"
 	"math/rand/v2"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -111,20 +110,7 @@ func fdCheck(g *ir.Graph, step float64, mustCheck []string) {
 		copy(d, r)
 		Expect(plan.Backward()).To(Succeed())
 		check := func(what string, data, grad []float32, picks int) {
-			for k := 0; k < picks; k++ {
-				i := rng.IntN(len(data))
-				orig := data[i]
-				h := float32(step) * float32(math.Max(1, math.Abs(float64(orig))))
-				data[i] = orig + h
-				up := loss()
-				data[i] = orig - h
-				down := loss()
-				data[i] = orig
-				numeric := (up - down) / float64(2*h)
-				analytic := float64(grad[i])
-				tol := 3e-2*math.Max(math.Abs(numeric), math.Abs(analytic)) + 3e-3
-				Expect(math.Abs(numeric-analytic)).To(BeNumerically("<=", tol), "%s[%d]: analytic %g, numeric %g", what, i, analytic, numeric)
-			}
+			expectCentralDiff(rng, loss, what, data, grad, picks, step, true, 3e-2, 3e-3)
 		}
 		checked := map[string]bool{}
 		for _, name := range params.Names() {

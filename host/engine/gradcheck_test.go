@@ -104,20 +104,7 @@ var _ = Describe("the tape", func() {
 		Expect(plan.Backward()).To(Succeed())
 
 		check := func(what string, data, grad []float32, picks int) {
-			for k := 0; k < picks; k++ {
-				i := rng.IntN(len(data))
-				orig := data[i]
-				h := float32(1e-2) * float32(math.Max(1, math.Abs(float64(orig))))
-				data[i] = orig + h
-				up := loss()
-				data[i] = orig - h
-				down := loss()
-				data[i] = orig
-				numeric := (up - down) / float64(2*h)
-				analytic := float64(grad[i])
-				tol := 2e-2*math.Max(math.Abs(numeric), math.Abs(analytic)) + 2e-3
-				Expect(math.Abs(numeric-analytic)).To(BeNumerically("<=", tol), "%s[%d]: analytic %g, numeric %g", what, i, analytic, numeric)
-			}
+			expectCentralDiff(rng, loss, what, data, grad, picks, 1e-2, true, 2e-2, 2e-3)
 		}
 		checked := 0
 		for _, name := range params.Names() {
@@ -237,19 +224,7 @@ var _ = Describe("the tape through attention pieces", func() {
 		copy(d, r)
 		Expect(plan.Backward()).To(Succeed())
 		check := func(what string, data, grad []float32, picks int) {
-			for k := 0; k < picks; k++ {
-				i := rng.IntN(len(data))
-				orig := data[i]
-				h := float32(1e-2)
-				data[i] = orig + h
-				up := loss()
-				data[i] = orig - h
-				down := loss()
-				data[i] = orig
-				numeric := (up - down) / float64(2*h)
-				tol := 2e-2*math.Max(math.Abs(numeric), math.Abs(float64(grad[i]))) + 2e-3
-				Expect(math.Abs(numeric-float64(grad[i]))).To(BeNumerically("<=", tol), "%s[%d]: analytic %g, numeric %g", what, i, grad[i], numeric)
-			}
+			expectCentralDiff(rng, loss, what, data, grad, picks, 1e-2, false, 2e-2, 2e-3)
 		}
 		for _, name := range params.Names() {
 			p, _ := params.Get(name)
@@ -260,3 +235,26 @@ var _ = Describe("the tape through attention pieces", func() {
 		check("x", in, dx, 12)
 	})
 })
+
+// expectCentralDiff compares grad with central differences of loss at picks
+// random elements of data: step h, times max(1, |x|) when scaled, and a
+// tolerance of rel·max(|numeric|, |analytic|) + abs.
+func expectCentralDiff(rng *rand.Rand, loss func() float64, what string, data, grad []float32, picks int, h float64, scaled bool, rel, abs float64) {
+	for k := 0; k < picks; k++ {
+		i := rng.IntN(len(data))
+		orig := data[i]
+		step := float32(h)
+		if scaled {
+			step *= float32(math.Max(1, math.Abs(float64(orig))))
+		}
+		data[i] = orig + step
+		up := loss()
+		data[i] = orig - step
+		down := loss()
+		data[i] = orig
+		numeric := (up - down) / float64(2*step)
+		analytic := float64(grad[i])
+		tol := rel*math.Max(math.Abs(numeric), math.Abs(analytic)) + abs
+		Expect(math.Abs(numeric-analytic)).To(BeNumerically("<=", tol), "%s[%d]: analytic %g, numeric %g", what, i, analytic, numeric)
+	}
+}

@@ -54,6 +54,18 @@ func (p *Plan) in(n *ir.Node, i int) *value {
 
 func (p *Plan) out(n *ir.Node, i int) *value { return p.vals[n.Outputs[i]] }
 
+// identity binds a node whose output is a copy of its input: Reshape,
+// Flatten, Identity, ReshapeLike, eval-mode Dropout/DropPath.
+func (p *Plan) identity(n *ir.Node, st step, backward bool) step {
+	x, y := p.in(n, 0), p.out(n, 0)
+	st.fwd = func() error { copy(y.data, x.data); return nil }
+	if backward {
+		dx := p.sink(x, 0)
+		st.bwd = func() error { copy(dx.buf, y.grad); return dx.commit() }
+	}
+	return st
+}
+
 func gradOf(v *value) []float32 {
 	if v == nil || !v.needGrad {
 		return nil
@@ -331,11 +343,7 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		}
 
 	case "Reshape", "Flatten", "Identity":
-		st.fwd = func() error { copy(y.data, x.data); return nil }
-		if backward {
-			dx := p.sink(x, 0)
-			st.bwd = func() error { copy(dx.buf, y.grad); return dx.commit() }
-		}
+		st = p.identity(n, st, backward)
 
 	case "Transpose":
 		perm := n.Attrs.Ints("perm", nil)

@@ -118,13 +118,7 @@ func compileCropLike(p *Plan, n *ir.Node, st step, backward bool) (step, error) 
 }
 
 func compileReshapeLike(p *Plan, n *ir.Node, st step, backward bool) (step, error) {
-	x, y := p.in(n, 0), p.out(n, 0)
-	st.fwd = func() error { copy(y.data, x.data); return nil }
-	if backward {
-		dx := p.sink(x, 0)
-		st.bwd = func() error { copy(dx.buf, y.grad); return dx.commit() }
-	}
-	return st, nil
+	return p.identity(n, st, backward), nil
 }
 
 // compileShiftWindowMask writes the constant mask; its input only gives

@@ -24,17 +24,6 @@ func (p *Plan) nodeRand(n *ir.Node) *rand.PCG {
 	return rand.NewPCG(p.seed, h.Sum64())
 }
 
-// identity binds a node that copies its input (eval-mode Dropout/DropPath).
-func (p *Plan) identity(n *ir.Node, st step, backward bool) step {
-	x, y := p.in(n, 0), p.out(n, 0)
-	st.fwd = func() error { copy(y.data, x.data); return nil }
-	if backward {
-		dx := p.sink(x, 0)
-		st.bwd = func() error { copy(dx.buf, y.grad); return dx.commit() }
-	}
-	return st
-}
-
 // compileDropout is nn.Dropout: attribute "ratio" (ONNX's default 0.5) is
 // the probability of zeroing an element in training.
 func compileDropout(p *Plan, n *ir.Node, st step, backward bool) (step, error) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,7 +67,7 @@ func (ps *Params) Load(tensors map[string]Tensor, ignore func(name string) bool)
 			}
 			continue
 		}
-		if !sameShape(p.Shape, t.Shape) || len(t.Data) != len(p.Data) {
+		if !slices.Equal(p.Shape, t.Shape) || len(t.Data) != len(p.Data) {
 			problems = append(problems, fmt.Sprintf("%s has shape %v, the model needs %v", name, t.Shape, p.Shape))
 			continue
 		}
@@ -92,18 +93,6 @@ func (ps *Params) Load(tensors map[string]Tensor, ignore func(name string) bool)
 	return nil
 }
 
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Clone copies every tensor's values (not gradients) into a new Params.
 func (ps *Params) Clone() *Params {
 	out := &Params{byName: map[string]*Param{}, order: append([]string(nil), ps.order...)}
@@ -111,13 +100,4 @@ func (ps *Params) Clone() *Params {
 		out.byName[name] = &Param{Name: p.Name, Shape: p.Shape, Role: p.Role, Data: append([]float32(nil), p.Data...)}
 	}
 	return out
-}
-
-// CopyFrom copies the values of every tensor of src with the same name.
-func (ps *Params) CopyFrom(src *Params) {
-	for name, p := range ps.byName {
-		if s, ok := src.byName[name]; ok && len(s.Data) == len(p.Data) {
-			copy(p.Data, s.Data)
-		}
-	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -110,7 +111,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 	}
 	for _, gp := range g.Params {
 		prm, ok := params.Get(gp.Name)
-		if !ok || !sameShape(prm.Shape, gp.Shape) {
+		if !ok || !slices.Equal(prm.Shape, gp.Shape) {
 			return nil, fmt.Errorf("compile: parameter %s %v is not in the parameter set with that shape", gp.Name, gp.Shape)
 		}
 		v := &value{name: gp.Name, shape: prm.Shape, data: prm.Data, param: prm}
@@ -317,7 +318,7 @@ func (p *Plan) allocate(g *ir.Graph) error {
 		}
 		for _, in := range n.Inputs {
 			v := p.vals[in]
-			if v == nil || v.param != nil || v.output || lastUse[in] != i || isInput(p.inputs, in) {
+			if v == nil || v.param != nil || v.output || lastUse[in] != i || slices.Contains(p.inputs, in) {
 				continue
 			}
 			free = append(free, v.data[:cap(v.data)])
@@ -332,15 +333,6 @@ func (p *Plan) allocate(g *ir.Graph) error {
 	return nil
 }
 
-func isInput(inputs []string, name string) bool {
-	for _, in := range inputs {
-		if in == name {
-			return true
-		}
-	}
-	return false
-}
-
 func numel(s []int) int {
 	n := 1
 	for _, d := range s {
@@ -351,7 +343,7 @@ func numel(s []int) int {
 
 // Input returns the buffer of a graph input, to be filled before Forward.
 func (p *Plan) Input(name string) ([]float32, error) {
-	if !isInput(p.inputs, name) {
+	if !slices.Contains(p.inputs, name) {
 		return nil, fmt.Errorf("plan has no input %q (inputs: %v)", name, p.inputs)
 	}
 	return p.vals[name].data, nil
@@ -396,7 +388,7 @@ func (p *Plan) OutputGrad(name string) ([]float32, error) {
 // InputGrad returns d loss / d input after Backward, when compiled with InputGrad.
 func (p *Plan) InputGrad(name string) ([]float32, error) {
 	v, ok := p.vals[name]
-	if !ok || !isInput(p.inputs, name) || v.grad == nil {
+	if !ok || !slices.Contains(p.inputs, name) || v.grad == nil {
 		return nil, fmt.Errorf("no gradient for input %q: compile with Train and InputGrad", name)
 	}
 	return v.grad, nil
@@ -449,15 +441,6 @@ func (p *Plan) Backward() error {
 		}
 	}
 	return nil
-}
-
-// Steps lists the compiled nodes, for diagnostics.
-func (p *Plan) Steps() []string {
-	out := make([]string, len(p.steps))
-	for i, s := range p.steps {
-		out[i] = s.node.Name + " " + s.node.Op
-	}
-	return out
 }
 
 // MemoryFloats is the number of float32s the plan's activation and

@@ -87,6 +87,21 @@ func effectiveThreads(requested int) int {
 	return requested
 }
 
+// sgemmTrivial checks a backend's Sgemm arguments (see checkSgemm) and
+// computes the products that need no multiplication (an empty C, or k or
+// alpha zero); it reports whether it did, leaving the rest to the backend.
+func sgemmTrivial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return true
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return true
+	}
+	return false
+}
+
 // checkSgemm panics with a descriptive message when the arguments do not
 // describe valid, in-bounds matrices.
 func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {

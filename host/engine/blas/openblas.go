@@ -264,12 +264,6 @@ func (o *OpenBLAS) Threads() int {
 	return int(int32(r))
 }
 
-// Path is the file the library was loaded from.
-func (o *OpenBLAS) Path() string { return o.lib.path }
-
-// CoreName is OpenBLAS's name for the kernel set in use, e.g. "SkylakeX".
-func (o *OpenBLAS) CoreName() string { return o.lib.coreName }
-
 // Describe returns a one-line description for diagnostics.
 func (o *OpenBLAS) Describe() string {
 	how := "detected"
@@ -295,12 +289,7 @@ func (o *OpenBLAS) Close() error { return nil }
 
 // Sgemm implements Backend.
 func (o *OpenBLAS) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	const maxInt32 = 1<<31 - 1

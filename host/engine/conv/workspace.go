@@ -68,7 +68,7 @@ func (ws *Workspace) SetBuffer(buf []float32) {
 }
 
 // SetBandFloats sets how many floats of the column matrix are built and
-// multiplied at a time (0: the default, about 256 KB; negative: the whole
+// multiplied at a time (0: the default, 1M floats; negative: the whole
 // matrix at once). It is a tuning knob; results do not depend on it beyond
 // float32 rounding of the product.
 func (ws *Workspace) SetBandFloats(n int) { ws.bandFloats = n }

@@ -70,11 +70,7 @@ func SiLU(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { siluRange(x[lo:hi], y[lo:hi]) })
-	} else {
-		siluRange(x, y)
-	}
+	split2(w, x, y, siluRange)
 	return nil
 }
 
@@ -108,11 +104,7 @@ func SiLUBackward(x, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { siluBackRange(x[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		siluBackRange(x, dy, dx)
-	}
+	split3(w, x, dy, dx, siluBackRange)
 	return nil
 }
 
@@ -149,11 +141,7 @@ func Sigmoid(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { sigmoidRange(x[lo:hi], y[lo:hi]) })
-	} else {
-		sigmoidRange(x, y)
-	}
+	split2(w, x, y, sigmoidRange)
 	return nil
 }
 
@@ -182,11 +170,7 @@ func SigmoidBackward(y, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(y), func(lo, hi int) { sigmoidBackRange(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		sigmoidBackRange(y, dy, dx)
-	}
+	split3(w, y, dy, dx, sigmoidBackRange)
 	return nil
 }
 
@@ -208,11 +192,7 @@ func ReLU(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { reluRange(x[lo:hi], y[lo:hi]) })
-	} else {
-		reluRange(x, y)
-	}
+	split2(w, x, y, reluRange)
 	return nil
 }
 
@@ -233,11 +213,7 @@ func ReLUBackward(y, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(y), func(lo, hi int) { reluBackRange(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		reluBackRange(y, dy, dx)
-	}
+	split3(w, y, dy, dx, reluBackRange)
 	return nil
 }
 
@@ -258,11 +234,7 @@ func ReLU6(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { relu6Range(x[lo:hi], y[lo:hi]) })
-	} else {
-		relu6Range(x, y)
-	}
+	split2(w, x, y, relu6Range)
 	return nil
 }
 
@@ -287,11 +259,7 @@ func ReLU6Backward(y, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(y), func(lo, hi int) { relu6BackRange(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		relu6BackRange(y, dy, dx)
-	}
+	split3(w, y, dy, dx, relu6BackRange)
 	return nil
 }
 
@@ -380,11 +348,7 @@ func Hardswish(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { hardswishRange(x[lo:hi], y[lo:hi]) })
-	} else {
-		hardswishRange(x, y)
-	}
+	split2(w, x, y, hardswishRange)
 	return nil
 }
 
@@ -402,11 +366,7 @@ func HardswishBackward(x, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { hardswishBackRange(x[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		hardswishBackRange(x, dy, dx)
-	}
+	split3(w, x, dy, dx, hardswishBackRange)
 	return nil
 }
 
@@ -430,11 +390,7 @@ func Hardsigmoid(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { hardsigmoidRange(x[lo:hi], y[lo:hi]) })
-	} else {
-		hardsigmoidRange(x, y)
-	}
+	split2(w, x, y, hardsigmoidRange)
 	return nil
 }
 
@@ -452,11 +408,7 @@ func HardsigmoidBackward(x, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	if w > 1 {
-		run(w, len(x), func(lo, hi int) { hardsigmoidBackRange(x[lo:hi], dy[lo:hi], dx[lo:hi]) })
-	} else {
-		hardsigmoidBackRange(x, dy, dx)
-	}
+	split3(w, x, dy, dx, hardsigmoidBackRange)
 	return nil
 }
 

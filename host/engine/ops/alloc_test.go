@@ -48,6 +48,23 @@ var _ = Describe("allocation", func() {
 		"SiLUBackward":          func() error { return ops.SiLUBackward(x, dy, dx, 1) },
 		"Sigmoid":               func() error { return ops.Sigmoid(x, y, 1) },
 		"Hardswish":             func() error { return ops.Hardswish(x, y, 1) },
+		"SigmoidBackward":       func() error { return ops.SigmoidBackward(y, dy, dx, 1) },
+		"HardswishBackward":     func() error { return ops.HardswishBackward(x, dy, dx, 1) },
+		"Hardsigmoid":           func() error { return ops.Hardsigmoid(x, y, 1) },
+		"HardsigmoidBackward":   func() error { return ops.HardsigmoidBackward(x, dy, dx, 1) },
+		"ReLU":                  func() error { return ops.ReLU(x, y, 1) },
+		"ReLUBackward":          func() error { return ops.ReLUBackward(y, dy, dx, 1) },
+		"ReLU6":                 func() error { return ops.ReLU6(x, y, 1) },
+		"ReLU6Backward":         func() error { return ops.ReLU6Backward(y, dy, dx, 1) },
+		"LeakyReLU":             func() error { return ops.LeakyReLU(0.1, x, y, 1) },
+		"LeakyReLUBackward":     func() error { return ops.LeakyReLUBackward(0.1, y, dy, dx, 1) },
+		"Gelu":                  func() error { return ops.Gelu(x, y, 1) },
+		"GeluBackward":          func() error { return ops.GeluBackward(x, dy, dx, 1) },
+		"BiasSiLU":              func() error { return ops.BiasSiLU(x, y, b[:s.C], 144, 1) },
+		"Accumulate":            func() error { return ops.Accumulate(dx, dy, 1) },
+		"AddBackward SE":        func() error { return ops.AddBackward(s, se, dy, dx, bSE, 1) },
+		"AvgPool2dBackward":     func() error { return ops.AvgPool2dBackward(pool, s, dy, dx, 1) },
+		"PadPlanes":             func() error { return ops.PadPlanes(ops.Plane2{Outer: 16, H: 6, W: 12}, 12, 12, x[:n/2], y, false, 1) },
 		"BatchNormTrain":        func() error { return ops.BatchNormTrain(s, bn, x, y, mean, inv, 1) },
 		"BatchNormTrainBack":    func() error { return ops.BatchNormTrainBackward(s, bn, x, mean, inv, dy, dx, dg, db, 1) },
 		"BatchNormEval":         func() error { return ops.BatchNormEval(s, bn, x, y, 1) },
@@ -87,9 +104,11 @@ var _ = Describe("allocation", func() {
 			return ops.LayerNormBackward(16, 144, x[:16*144], w[:144], rows, rows, dy[:16*144], dx[:16*144], y[:144], y[144:288], 1)
 		},
 
-		"Dropout":      func() error { return ops.Dropout(src, 0.1, x, y, mask, 1) },
-		"DropPath":     func() error { return ops.DropPath(src, 0.1, s.N, n/s.N, x, y, small[:s.N], 1) },
-		"DetectDecode": func() error { return ops.DetectDecode(1, 3, 8, levels, det, 1) },
+		"Dropout":          func() error { return ops.Dropout(src, 0.1, x, y, mask, 1) },
+		"DropPath":         func() error { return ops.DropPath(src, 0.1, s.N, n/s.N, x, y, small[:s.N], 1) },
+		"DropoutBackward":  func() error { return ops.DropoutBackward(0.1, mask, dy, dx, 1) },
+		"DropPathBackward": func() error { return ops.DropPathBackward(s.N, n/s.N, small[:s.N], dy, dx, 1) },
+		"DetectDecode":     func() error { return ops.DetectDecode(1, 3, 8, levels, det, 1) },
 	}
 
 	It("is zero for every kernel on one worker", func() {

@@ -14,18 +14,16 @@ func Gelu(x, y []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	body := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
-		}
-	}
-	if w > 1 {
-		run(w, len(x), body)
-	} else {
-		body(0, len(x))
-	}
+	split2(w, x, y, geluRange)
 	return nil
+}
+
+func geluRange(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		v := float64(v)
+		y[i] = float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+	}
 }
 
 // GeluBackward: dx = dy·(Φ(x) + x·φ(x)).
@@ -34,20 +32,18 @@ func GeluBackward(x, dy, dx []float32, workers int) error {
 	if err != nil {
 		return err
 	}
-	inv := 1 / math.Sqrt(2*math.Pi)
-	body := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
-			dx[i] = float32(float64(dy[i]) * (cdf + v*inv*math.Exp(-0.5*v*v)))
-		}
-	}
-	if w > 1 {
-		run(w, len(x), body)
-	} else {
-		body(0, len(x))
-	}
+	split3(w, x, dy, dx, geluBackRange)
 	return nil
+}
+
+func geluBackRange(x, dy, dx []float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	inv := 1 / math.Sqrt(2*math.Pi)
+	for i, v := range x {
+		v := float64(v)
+		cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+		dx[i] = float32(float64(dy[i]) * (cdf + v*inv*math.Exp(-0.5*v*v)))
+	}
 }
 
 // GatherRows copies rows idx[i] of the rows×cols table into y,
@@ -101,28 +97,29 @@ func PadPlanes(s Plane2, h2, w2 int, small, big []float32, back bool, workers in
 	if err := checkWorkers("PadPlanes", workers); err != nil {
 		return err
 	}
-	body := func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			sp, bp := small[o*s.H*s.W:(o+1)*s.H*s.W], big[o*h2*w2:(o+1)*h2*w2]
-			for r := 0; r < s.H; r++ {
-				if back {
-					copy(sp[r*s.W:(r+1)*s.W], bp[r*w2:r*w2+s.W])
-				} else {
-					copy(bp[r*w2:r*w2+s.W], sp[r*s.W:(r+1)*s.W])
-					clear(bp[r*w2+s.W : (r+1)*w2])
-				}
-			}
-			if !back {
-				clear(bp[s.H*w2:])
-			}
-		}
-	}
 	if w := plan(workers, s.Outer, h2*w2); w > 1 {
-		run(w, s.Outer, body)
+		run(w, s.Outer, func(lo, hi int) { padPlanesRange(s, h2, w2, small, big, back, lo, hi) })
 	} else {
-		body(0, s.Outer)
+		padPlanesRange(s, h2, w2, small, big, back, 0, s.Outer)
 	}
 	return nil
+}
+
+func padPlanesRange(s Plane2, h2, w2 int, small, big []float32, back bool, o0, o1 int) {
+	for o := o0; o < o1; o++ {
+		sp, bp := small[o*s.H*s.W:(o+1)*s.H*s.W], big[o*h2*w2:(o+1)*h2*w2]
+		for r := 0; r < s.H; r++ {
+			if back {
+				copy(sp[r*s.W:(r+1)*s.W], bp[r*w2:r*w2+s.W])
+			} else {
+				copy(bp[r*w2:r*w2+s.W], sp[r*s.W:(r+1)*s.W])
+				clear(bp[r*w2+s.W : (r+1)*w2])
+			}
+		}
+		if !back {
+			clear(bp[s.H*w2:])
+		}
+	}
 }
 
 // ShiftWindowMask fills y (nWy, nWx, 1, w², w²) with the reference's

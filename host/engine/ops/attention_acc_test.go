@@ -57,6 +57,17 @@ var _ = Describe("accuracy-module kernels", func() {
 		must(ops.PadPlanes(s, 3, 4, back, big, true, 1))
 		Expect(back).To(Equal(small))
 		Expect(ops.PadPlanes(s, 1, 4, small, big, false, 1)).To(HaveOccurred())
+
+		// Enough planes to run on two goroutines: the same as on one.
+		ls := ops.Plane2{Outer: 64, H: 30, W: 31}
+		lsmall := randn(newRand(2), ls.Outer*ls.H*ls.W, 1)
+		big1, big2 := make([]float32, ls.Outer*32*32), make([]float32, ls.Outer*32*32)
+		must(ops.PadPlanes(ls, 32, 32, lsmall, big1, false, 1))
+		must(ops.PadPlanes(ls, 32, 32, lsmall, big2, false, 2))
+		Expect(big2).To(Equal(big1))
+		crop := make([]float32, len(lsmall))
+		must(ops.PadPlanes(ls, 32, 32, crop, big2, true, 2))
+		Expect(crop).To(Equal(lsmall))
 	})
 
 	It("ShiftWindowMask separates the regions a cyclic shift brings together", func() {
@@ -97,5 +108,20 @@ var _ = Describe("accuracy-module kernels", func() {
 		for k := 0; k < N*N; k++ {
 			Expect(y[k]).To(BeZero())
 		}
+		// Worked by hand for the 8×12 map: a last-row or last-column window
+		// splits into halves of 8 tokens (2·8·8 masked pairs), the corner
+		// window into quarters of 4 tokens (256 - 4·16 masked pairs).
+		perWindow := make([]int, nWy*nWx)
+		for k, v := range y {
+			if v == -100 {
+				perWindow[k/(N*N)]++
+			}
+		}
+		Expect(perWindow).To(Equal([]int{0, 0, 128, 128, 128, 192}))
+		corner := y[(nWy*nWx-1)*N*N:]
+		Expect(corner[0*N+1]).To(BeZero())             // (0,0) and (0,1): same quarter
+		Expect(corner[0*N+2]).To(Equal(float32(-100))) // (0,0) and (0,2): columns 8 and 10 of the map
+		Expect(corner[0*N+8]).To(Equal(float32(-100))) // (0,0) and (2,0): rows 4 and 6
+		Expect(corner[10*N+15]).To(BeZero())           // (2,2) and (3,3): same quarter
 	})
 })

@@ -13,17 +13,18 @@ func BiasSiLU(x, y, bias []float32, hw int, workers int) error {
 		return shapeErr("BiasSiLU", "len(x) = %d is not a whole number of %d planes of %d", len(x), len(bias), hw)
 	}
 	planes := len(x) / hw
-	body := func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			biasSiluPlane(x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw], bias[p%len(bias)])
-		}
-	}
 	if w = min(w, planes); w > 1 {
-		run(w, planes, body)
+		run(w, planes, func(lo, hi int) { biasSiluPlanes(x, y, bias, hw, lo, hi) })
 	} else {
-		body(0, planes)
+		biasSiluPlanes(x, y, bias, hw, 0, planes)
 	}
 	return nil
+}
+
+func biasSiluPlanes(x, y, bias []float32, hw, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		biasSiluPlane(x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw], bias[p%len(bias)])
+	}
 }
 
 func biasSiluPlane(x, y []float32, b float32) {

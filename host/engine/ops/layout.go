@@ -389,10 +389,7 @@ func Transpose(shape, perm []int, x, y []float32, workers int) error {
 // dx = dy.permute(inverse(perm)).
 func TransposeBackward(shape, perm []int, dy, dx []float32, workers int) error {
 	const op = "TransposeBackward"
-	if len(shape) == 0 || len(shape) > MaxRank || len(perm) != len(shape) {
-		return shapeErr(op, "rank %d with %d-element perm; want equal ranks 1..%d", len(shape), len(perm), MaxRank)
-	}
-	if _, err := planTranspose(op, shape, perm); err != nil {
+	if _, err := planTranspose(op, shape, perm); err != nil { // validates perm before it is inverted
 		return err
 	}
 	var outShape, inv [MaxRank]int

@@ -39,3 +39,24 @@ func run(w, n int, body func(lo, hi int)) {
 	body(0, n/w)
 	wg.Wait()
 }
+
+// split2 applies f to x and y whole, or with w > 1 to w aligned chunks of
+// them in parallel. f must be a function, not a closure over the caller's
+// variables: it escapes, and a capturing closure would be heap-allocated
+// on every call, serial ones included.
+func split2(w int, x, y []float32, f func(x, y []float32)) {
+	if w > 1 {
+		run(w, len(x), func(lo, hi int) { f(x[lo:hi], y[lo:hi]) })
+		return
+	}
+	f(x, y)
+}
+
+// split3 is split2 for three slices of one length.
+func split3(w int, a, b, c []float32, f func(a, b, c []float32)) {
+	if w > 1 {
+		run(w, len(a), func(lo, hi int) { f(a[lo:hi], b[lo:hi], c[lo:hi]) })
+		return
+	}
+	f(a, b, c)
+}
