@@ -20,8 +20,7 @@ import (
 func loadReference(path string, nc int) *assemble.Reference {
 	m, err := config.LoadModel(config.Source{File: path, Sets: []string{fmt.Sprintf("nc=%d", nc)}})
 	Expect(err).NotTo(HaveOccurred())
-	return &assemble.Reference{File: m.File, NC: m.NC, DepthMultiple: m.DepthMultiple, WidthMultiple: m.WidthMultiple,
-		Anchors: m.Anchors, AnchorsPerLevel: m.AnchorsPerLevel, Rows: append(append([][]any{}, m.RefBackbone...), m.RefHead...)}
+	return assemble.ReferenceOf(m)
 }
 
 var _ = Describe("the reference layer-list builder", func() {

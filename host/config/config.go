@@ -323,20 +323,7 @@ func nest(path []string, v any) map[string]any {
 // Variables are applied sorted by name, so a whole-map variable
 // (YOLOFORGE_BACKBONE) comes before the nested ones that refine it.
 func parseEnv(env []string) ([]assignment, error) {
-	byName := map[string]string{}
-	for _, kv := range env {
-		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) {
-			continue
-		}
-		byName[name] = val // last one wins, like os.Getenv
-	}
-	names := make([]string, 0, len(byName))
-	for name := range byName {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-
+	names, byName := envVars(env, EnvPrefix)
 	var out []assignment
 	for _, name := range names {
 		// Env names are upper case by convention; config keys are lower.
@@ -357,6 +344,24 @@ func parseEnv(env []string) ([]assignment, error) {
 		out = append(out, assignment{path: path, value: v, source: source})
 	}
 	return out, nil
+}
+
+// envVars returns the variables of env whose names start with prefix,
+// sorted by name, and their values (the last one wins, like os.Getenv).
+func envVars(env []string, prefix string) ([]string, map[string]string) {
+	byName := map[string]string{}
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(name, prefix) {
+			byName[name] = val
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, byName
 }
 
 // parseSets parses --set flags: "dotted.key=value", value as YAML.

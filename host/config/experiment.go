@@ -124,16 +124,7 @@ func LoadExperiment(src Source) (*Experiment, error) {
 		origin[key] = src.File
 	}
 	var assigns []assignment
-	names := []string{}
-	byName := map[string]string{}
-	for _, kv := range src.Env {
-		name, val, ok := strings.Cut(kv, "=")
-		if ok && strings.HasPrefix(name, ExperimentEnvPrefix) {
-			byName[name] = val
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
+	names, byName := envVars(src.Env, ExperimentEnvPrefix)
 	for _, name := range names {
 		v, err := parseValue(byName[name])
 		source := "env " + name + "=" + byName[name]

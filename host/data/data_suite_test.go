@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/data"
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 func TestData(t *testing.T) {
@@ -23,11 +24,9 @@ func TestData(t *testing.T) {
 
 // fixtures is ../shared/fixtures beside the checkout.
 func fixtures() string {
-	wd, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	dir := filepath.Join(wd, "..", "..", "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); err != nil {
-		Skip("golden fixtures not found at " + dir)
+	dir, err := fx.Dir()
+	if err != nil {
+		Skip("golden fixtures not found: " + err.Error())
 	}
 	return dir
 }

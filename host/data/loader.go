@@ -201,9 +201,6 @@ func (l *Loader) rectShapes() {
 // Len is the number of batches per epoch (the last may be short).
 func (l *Loader) Len() int { return (l.ds.Len() + l.o.BatchSize - 1) / l.o.BatchSize }
 
-// Options returns the options in effect (defaults filled in).
-func (l *Loader) Options() LoaderOptions { return l.o }
-
 // CacheUsage reports how many resized images the RAM cache holds and their
 // bytes.
 func (l *Loader) CacheUsage() (images int, bytes int64) { return l.cache.usage() }

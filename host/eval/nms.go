@@ -224,25 +224,8 @@ func perClass(dets []Detection, order []int, boxes [][4]float32, areas []float32
 	}
 	kept := make([]bool, len(dets))
 	for _, idx := range byClass {
-		for oi, i := range idx {
-			if suppressed[i] {
-				continue
-			}
+		for _, i := range greedy(idx, boxes, areas, suppressed, thres) {
 			kept[i] = true
-			bi, ai := boxes[i], areas[i]
-			for _, j := range idx[oi+1:] {
-				if suppressed[j] {
-					continue
-				}
-				bj := boxes[j]
-				w := cmax(0, cmin(bi[2], bj[2])-cmax(bi[0], bj[0]))
-				h := cmax(0, cmin(bi[3], bj[3])-cmax(bi[1], bj[1]))
-				inter := float32(w * h)
-				ovr := inter / (ai + areas[j] - inter)
-				if float64(ovr) > thres {
-					suppressed[j] = true
-				}
-			}
 		}
 	}
 	var keep []int

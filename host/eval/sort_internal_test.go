@@ -40,11 +40,22 @@ var _ = ginkgo.Describe("tie order", func() {
 			k[i] = float32((i * 7919) % 613)
 			v[i] = float64(k[i])
 		}
+		// Each result must be a permutation of the indices, not only ordered.
+		isPermutation := func(idx []int) {
+			seen := make([]bool, n)
+			for _, j := range idx {
+				Expect(seen[j]).To(BeFalse(), "index %d repeated", j)
+				seen[j] = true
+			}
+			Expect(idx).To(HaveLen(n))
+		}
 		o := torchArgsortDesc(k)
+		isPermutation(o)
 		for i := 1; i < n; i++ {
 			Expect(k[o[i-1]]).To(BeNumerically(">=", k[o[i]]))
 		}
 		p := npyArgsort(v)
+		isPermutation(p)
 		for i := 1; i < n; i++ {
 			Expect(v[p[i-1]]).To(BeNumerically("<=", v[p[i]]))
 		}

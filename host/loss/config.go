@@ -190,8 +190,3 @@ func New(cfg Config) (*Loss, error) {
 	l.level = make([]levelScratch, nl)
 	return l, nil
 }
-
-// NumLevels, NumAnchors and NumClasses describe the head the loss expects.
-func (l *Loss) NumLevels() int  { return l.nl }
-func (l *Loss) NumAnchors() int { return l.na }
-func (l *Loss) NumClasses() int { return l.nc }

@@ -9,6 +9,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 func TestLoss(t *testing.T) {
@@ -19,19 +21,10 @@ func TestLoss(t *testing.T) {
 // fixtures finds ../shared/fixtures beside the repository root (the
 // directory holding go.mod), or skips.
 func fixtures() string {
-	dir, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			Skip("repository root (go.mod) not found above the test directory")
-		}
-		dir = parent
+	f, err := fx.Dir()
+	if err != nil {
+		Skip(err.Error())
 	}
-	f := filepath.Join(dir, "..", "shared", "fixtures")
 	if _, err := os.Stat(filepath.Join(f, "golden", "loss", "loss.json")); err != nil {
 		Skip("golden fixtures not found at " + f)
 	}

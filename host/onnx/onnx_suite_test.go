@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/yoloforge/yoloforge/internal/fixtures"
 	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
 )
 
@@ -17,27 +18,14 @@ func TestONNX(t *testing.T) {
 	RunSpecs(t, "host/onnx suite")
 }
 
-// repoRoot walks up from the package directory to the directory holding
-// go.mod.
-func repoRoot() string {
-	GinkgoHelper()
-	dir, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		Expect(parent).NotTo(Equal(dir), "no go.mod above the test directory")
-		dir = parent
-	}
-}
-
 // golden returns the path of a golden fixture, skipping the spec when the
 // shared fixtures are not checked out next to the repository.
 func golden(name string) string {
 	GinkgoHelper()
-	p := filepath.Join(repoRoot(), "..", "shared", "fixtures", "golden", name)
+	p, err := fixtures.Path("golden", name)
+	if err != nil {
+		Skip("golden fixtures not available: " + err.Error())
+	}
 	if _, err := os.Stat(p); err != nil {
 		Skip("golden fixture not available: " + p)
 	}

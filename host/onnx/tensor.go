@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/safetensors"
 )
 
 // rawSize is the number of raw_data bytes per element of a supported
@@ -146,7 +147,7 @@ func decodeRaw(t *Tensor, raw []byte, n int) error {
 		}
 	case TypeFloat16:
 		for i := range t.Data {
-			t.Data[i] = halfToFloat32(le.Uint16(raw[2*i:]))
+			t.Data[i] = safetensors.HalfToFloat32(le.Uint16(raw[2*i:]))
 		}
 	case TypeBFloat16:
 		for i := range t.Data {
@@ -211,7 +212,7 @@ func decodeTyped(t *Tensor, pt *onnxpb.TensorProto, n int) error {
 		}
 	case TypeFloat16:
 		for i, v := range pt.GetInt32Data() {
-			t.Data[i] = halfToFloat32(uint16(v))
+			t.Data[i] = safetensors.HalfToFloat32(uint16(v))
 		}
 	case TypeBFloat16:
 		for i, v := range pt.GetInt32Data() {
@@ -232,23 +233,4 @@ func decodeTyped(t *Tensor, pt *onnxpb.TensorProto, n int) error {
 		}
 	}
 	return nil
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to float32 exactly.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf and NaN keep their payload
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	case exp != 0: // normal: rebias the exponent from 15 to 127
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	default: // zero and subnormals: mant × 2^-24, exact in float32
-		f := float32(mant) / (1 << 24)
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
 }

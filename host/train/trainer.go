@@ -30,9 +30,13 @@ type Hyp struct {
 // HypFromMap reads the optimisation keys of a parsed hyp file.
 func HypFromMap(m map[string]any) (Hyp, error) {
 	var h Hyp
-	for key, dst := range map[string]*float64{"lr0": &h.LR0, "lrf": &h.LRF, "momentum": &h.Momentum,
-		"weight_decay": &h.WeightDecay, "warmup_epochs": &h.WarmupEpochs, "warmup_momentum": &h.WarmupMomentum,
-		"warmup_bias_lr": &h.WarmupBiasLR} {
+	// A slice, not a map: the first missing key reported is always the same.
+	for _, f := range []struct {
+		key string
+		dst *float64
+	}{{"lr0", &h.LR0}, {"lrf", &h.LRF}, {"momentum", &h.Momentum}, {"weight_decay", &h.WeightDecay},
+		{"warmup_epochs", &h.WarmupEpochs}, {"warmup_momentum", &h.WarmupMomentum}, {"warmup_bias_lr", &h.WarmupBiasLR}} {
+		key, dst := f.key, f.dst
 		v, ok := m[key]
 		if !ok {
 			return Hyp{}, fmt.Errorf("hyp: missing %q", key)

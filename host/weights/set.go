@@ -90,13 +90,5 @@ func (s *Set) Len() int {
 	return len(s.names)
 }
 
-// where names the set in error messages.
-func (s *Set) where() string {
-	if s == nil || s.Source == "" {
-		return "weights"
-	}
-	return "weights " + s.Source
-}
-
 // checkShape verifies that shape is valid and holds exactly n elements.
 func checkShape(shape []int, n int) error { return safetensors.CheckShape(shape, n) }

@@ -5,37 +5,17 @@ package evaltest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/yoloforge/yoloforge/host/eval"
+	"github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 // Fixtures returns ../shared/fixtures beside the repository root (the
 // nearest directory above the working directory holding go.mod).
-func Fixtures() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		return "", fmt.Errorf("golden fixtures not found: %w", err)
-	}
-	return fx, nil
-}
+func Fixtures() (string, error) { return fixtures.Dir() }
 
 // Golden is metrics.json: per-image labels and predictions and what the
 // reference computed from them.
