@@ -11,18 +11,20 @@ import (
 	pb "github.com/yoloforge/yoloforge/sdk/proto/yoloforge/v1"
 )
 
-func roundTrip(ts []Tensor) ([]Tensor, error) {
+// roundTrip sends ts through sendTensors into an assembler; n is the
+// number of chunks sent.
+func roundTrip(ts []Tensor) (out []Tensor, n int, err error) {
 	var a assembler
-	var n int
-	err := sendTensors(ts, func(c *pb.DeployTensorChunk) error {
+	err = sendTensors(ts, func(c *pb.DeployTensorChunk) error {
 		n++
 		Expect(len(c.GetData())).To(BeNumerically("<=", ChunkBytes))
 		return a.add(c)
 	})
 	if err != nil {
-		return nil, err
+		return nil, n, err
 	}
-	return a.finish()
+	out, err = a.finish()
+	return out, n, err
 }
 
 var _ = Describe("tensor chunks", func() {
@@ -31,9 +33,11 @@ var _ = Describe("tensor chunks", func() {
 		for i := range big.Data {
 			big.Data[i] = float32(i) * 0.5
 		}
-		out, err := roundTrip([]Tensor{big, {Name: "empty", Shape: []int{2, 0}}, {Name: "scalar", Shape: []int{}, Data: []float32{-1}}})
+		out, n, err := roundTrip([]Tensor{big, {Name: "empty", Shape: []int{2, 0}}, {Name: "scalar", Shape: []int{}, Data: []float32{-1}}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(HaveLen(3))
+		// big needs 3*ChunkBytes + 60 bytes: four chunks; empty and scalar one each.
+		Expect(n).To(Equal(6))
 		Expect(out[0].Shape).To(Equal(big.Shape))
 		Expect(out[0].Data).To(Equal(big.Data))
 		Expect(out[1].Data).To(BeEmpty())
@@ -41,7 +45,7 @@ var _ = Describe("tensor chunks", func() {
 	})
 
 	It("refuses a tensor whose data does not fit its shape", func() {
-		_, err := roundTrip([]Tensor{{Name: "x", Shape: []int{2, 2}, Data: []float32{1}}})
+		_, _, err := roundTrip([]Tensor{{Name: "x", Shape: []int{2, 2}, Data: []float32{1}}})
 		Expect(err).To(MatchError(ContainSubstring(`tensor 0 ("x"): shape [2 2] needs 4 values, has 1`)))
 	})
 
@@ -98,5 +102,22 @@ var _ = Describe("weights files", func() {
 		Expect(os.WriteFile(path, []byte("junk"), 0o644)).To(Succeed())
 		_, err = ReadWeights(path)
 		Expect(err).To(MatchError(ContainSubstring("too short for a safetensors file")))
+	})
+})
+
+var _ = Describe("WriteFile", func() {
+	It("replaces the file whole with the given mode and leaves no temporary file", func() {
+		dir := GinkgoT().TempDir()
+		path := filepath.Join(dir, "model.bin")
+		Expect(os.WriteFile(path, []byte("old"), 0o600)).To(Succeed())
+		Expect(WriteFile(path, []byte("new data"), 0o644)).To(Succeed())
+		Expect(os.ReadFile(path)).To(Equal([]byte("new data")))
+		fi, err := os.Stat(path)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fi.Mode().Perm()).To(Equal(os.FileMode(0o644)))
+		entries, err := os.ReadDir(dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(entries).To(HaveLen(1))
+		Expect(WriteFile(filepath.Join(dir, "missing", "x"), nil, 0o644)).To(MatchError(ContainSubstring("write " + dir)))
 	})
 })

@@ -40,11 +40,6 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *gr
 	return NewGRPCClient(c), nil
 }
 
-// backendErrorCode carries a backend's own errors, as the Component
-// service does, so the host can tell "the backend said no"
-// (*plugin.RemoteError) from "the plugin is gone".
-const backendErrorCode = codes.Unknown
-
 // Client implements Backend and Runner by calling a DeployBackend service.
 type Client struct {
 	c pb.DeployBackendClient
@@ -60,18 +55,11 @@ func NewGRPCClient(conn grpc.ClientConnInterface) *Client {
 	return &Client{c: pb.NewDeployBackendClient(conn)}
 }
 
-func fromStatus(err error) error {
-	if st, ok := status.FromError(err); ok && st.Code() == backendErrorCode {
-		return &plugin.RemoteError{Message: st.Message()}
-	}
-	return err
-}
-
 // Describe implements Backend.
 func (g *Client) Describe(ctx context.Context) (Info, error) {
 	resp, err := g.c.Describe(ctx, &pb.DeployDescribeRequest{})
 	if err != nil {
-		return Info{}, fromStatus(err)
+		return Info{}, plugin.FromStatus(err)
 	}
 	return infoFromProto(resp.GetInfo()), nil
 }
@@ -89,7 +77,7 @@ func (g *Client) Convert(ctx context.Context, req ConvertRequest) (ConvertResult
 	resp, err := g.c.Convert(ctx, &pb.DeployConvertRequest{Graph: gp, WeightsFile: req.WeightsFile, OutDir: req.OutDir,
 		Precision: string(req.Precision), Raw: req.Raw, OptionsJson: opts})
 	if err != nil {
-		return ConvertResult{}, fromStatus(err)
+		return ConvertResult{}, plugin.FromStatus(err)
 	}
 	return ConvertResult{Files: resp.GetFiles(), Messages: resp.GetMessages()}, nil
 }
@@ -98,7 +86,7 @@ func (g *Client) Convert(ctx context.Context, req ConvertRequest) (ConvertResult
 func (g *Client) Load(ctx context.Context, req LoadRequest) (string, error) {
 	resp, err := g.c.Load(ctx, &pb.DeployLoadRequest{Dir: req.Dir, Files: req.Files, Precision: string(req.Precision), Threads: int64(req.Threads)})
 	if err != nil {
-		return "", fromStatus(err)
+		return "", plugin.FromStatus(err)
 	}
 	return resp.GetSession(), nil
 }
@@ -117,14 +105,14 @@ func (g *Client) Infer(ctx context.Context, session string, inputs []Tensor) ([]
 	defer cancel() // ends the stream if we stop reading early
 	st, err := g.c.Infer(ctx)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, plugin.FromStatus(err)
 	}
 	if err := sendRun(st.Send, session, 0, inputs); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fromStatus(err)
+		return nil, plugin.FromStatus(err)
 	}
 	// io.EOF from Send means the server ended the stream; Recv has why.
 	if err := st.CloseSend(); err != nil {
-		return nil, fromStatus(err)
+		return nil, plugin.FromStatus(err)
 	}
 	var a assembler
 	for {
@@ -133,7 +121,7 @@ func (g *Client) Infer(ctx context.Context, session string, inputs []Tensor) ([]
 			break
 		}
 		if err != nil {
-			return nil, fromStatus(err)
+			return nil, plugin.FromStatus(err)
 		}
 		if err := a.add(c); err != nil {
 			return nil, fmt.Errorf("outputs: %w", err)
@@ -150,14 +138,14 @@ func (g *Client) Infer(ctx context.Context, session string, inputs []Tensor) ([]
 func (g *Client) Time(ctx context.Context, session string, inputs []Tensor, iterations int) (Timing, error) {
 	st, err := g.c.Time(ctx)
 	if err != nil {
-		return Timing{}, fromStatus(err)
+		return Timing{}, plugin.FromStatus(err)
 	}
 	if err := sendRun(st.Send, session, iterations, inputs); err != nil && !errors.Is(err, io.EOF) {
-		return Timing{}, fromStatus(err)
+		return Timing{}, plugin.FromStatus(err)
 	}
 	resp, err := st.CloseAndRecv()
 	if err != nil {
-		return Timing{}, fromStatus(err)
+		return Timing{}, plugin.FromStatus(err)
 	}
 	return Timing{Iterations: int(resp.GetIterations()), MedianMS: resp.GetMedianMs(), MinMS: resp.GetMinMs()}, nil
 }
@@ -165,7 +153,7 @@ func (g *Client) Time(ctx context.Context, session string, inputs []Tensor, iter
 // Unload implements Runner.
 func (g *Client) Unload(ctx context.Context, session string) error {
 	_, err := g.c.Unload(ctx, &pb.DeployUnloadRequest{Session: session})
-	return fromStatus(err)
+	return plugin.FromStatus(err)
 }
 
 // NewGRPCServer returns the DeployBackend service backed by impl; Load,
@@ -181,12 +169,10 @@ type grpcServer struct {
 	run  Runner
 }
 
-func backendErr(err error) error { return status.Error(backendErrorCode, err.Error()) }
-
 func (s *grpcServer) Describe(ctx context.Context, _ *pb.DeployDescribeRequest) (*pb.DeployDescribeResponse, error) {
 	info, err := s.impl.Describe(ctx)
 	if err != nil {
-		return nil, backendErr(err)
+		return nil, plugin.RemoteStatus(err)
 	}
 	return &pb.DeployDescribeResponse{Info: infoToProto(info)}, nil
 }
@@ -203,18 +189,18 @@ func (s *grpcServer) Convert(ctx context.Context, req *pb.DeployConvertRequest) 
 	res, err := s.impl.Convert(ctx, ConvertRequest{Graph: g, WeightsFile: req.GetWeightsFile(), OutDir: req.GetOutDir(),
 		Precision: Precision(req.GetPrecision()), Raw: req.GetRaw(), Options: opts})
 	if err != nil {
-		return nil, backendErr(err)
+		return nil, plugin.RemoteStatus(err)
 	}
 	return &pb.DeployConvertResponse{Files: res.Files, Messages: res.Messages}, nil
 }
 
 func (s *grpcServer) Load(ctx context.Context, req *pb.DeployLoadRequest) (*pb.DeployLoadResponse, error) {
 	if s.run == nil {
-		return nil, backendErr(errNotRunner)
+		return nil, plugin.RemoteStatus(errNotRunner)
 	}
 	sess, err := s.run.Load(ctx, LoadRequest{Dir: req.GetDir(), Files: req.GetFiles(), Precision: Precision(req.GetPrecision()), Threads: int(req.GetThreads())})
 	if err != nil {
-		return nil, backendErr(err)
+		return nil, plugin.RemoteStatus(err)
 	}
 	return &pb.DeployLoadResponse{Session: sess}, nil
 }
@@ -247,7 +233,7 @@ func recvRun(recv func() (*pb.DeployRunChunk, error)) (session string, iteration
 
 func (s *grpcServer) Infer(st pb.DeployBackend_InferServer) error {
 	if s.run == nil {
-		return backendErr(errNotRunner)
+		return plugin.RemoteStatus(errNotRunner)
 	}
 	session, _, inputs, err := recvRun(st.Recv)
 	if err != nil {
@@ -255,17 +241,17 @@ func (s *grpcServer) Infer(st pb.DeployBackend_InferServer) error {
 	}
 	out, err := s.run.Infer(st.Context(), session, inputs)
 	if err != nil {
-		return backendErr(err)
+		return plugin.RemoteStatus(err)
 	}
 	if err := sendTensors(out, st.Send); err != nil {
-		return backendErr(fmt.Errorf("send outputs: %w", err))
+		return plugin.RemoteStatus(fmt.Errorf("send outputs: %w", err))
 	}
 	return nil
 }
 
 func (s *grpcServer) Time(st pb.DeployBackend_TimeServer) error {
 	if s.run == nil {
-		return backendErr(errNotRunner)
+		return plugin.RemoteStatus(errNotRunner)
 	}
 	session, iters, inputs, err := recvRun(st.Recv)
 	if err != nil {
@@ -273,17 +259,17 @@ func (s *grpcServer) Time(st pb.DeployBackend_TimeServer) error {
 	}
 	t, err := s.run.Time(st.Context(), session, inputs, iters)
 	if err != nil {
-		return backendErr(err)
+		return plugin.RemoteStatus(err)
 	}
 	return st.SendAndClose(&pb.DeployTimeResponse{Iterations: int64(t.Iterations), MedianMs: t.MedianMS, MinMs: t.MinMS})
 }
 
 func (s *grpcServer) Unload(ctx context.Context, req *pb.DeployUnloadRequest) (*pb.DeployUnloadResponse, error) {
 	if s.run == nil {
-		return nil, backendErr(errNotRunner)
+		return nil, plugin.RemoteStatus(errNotRunner)
 	}
 	if err := s.run.Unload(ctx, req.GetSession()); err != nil {
-		return nil, backendErr(err)
+		return nil, plugin.RemoteStatus(err)
 	}
 	return &pb.DeployUnloadResponse{}, nil
 }

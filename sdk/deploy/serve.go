@@ -35,11 +35,7 @@ func ServeWithOptions(impl Backend, opts plugin.ServeOptions) {
 		fmt.Fprintf(os.Stderr, "yoloforge deploy plugin: describe backend: %v\n", err)
 		os.Exit(1)
 	}
-	version := opts.ProtocolVersion
-	if version == 0 {
-		version = plugin.ProtocolVersion
-	}
-	m := plugin.Manifest{Name: info.Name, Kind: Kind, Version: info.Version, ProtocolVersion: version, Description: info.Description}
+	m := plugin.Manifest{Name: info.Name, Kind: Kind, Version: info.Version, ProtocolVersion: opts.Version(), Description: info.Description}
 	if code, serve := plugin.Preflight(m, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); !serve {
 		os.Exit(code)
 	}

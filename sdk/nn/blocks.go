@@ -53,13 +53,11 @@ func Bottleneck(s *Scope, x T, c2 int, shortcut bool, g int, e float64) T {
 // signature): hidden width int(c2o·e), n bottlenecks with e=1 on the cv1
 // path, concatenated with cv2, fused by cv3.
 func C3(s *Scope, x T, c2, c2o, n int, shortcut bool, g int, e float64) T {
-	c := int(float64(c2o) * e)
-	a := Conv(s.Sub("cv1"), x, c, 1, 1, ConvOpts{})
-	b := Conv(s.Sub("cv2"), x, c, 1, 1, ConvOpts{})
-	for i := 0; i < n; i++ {
-		a = Bottleneck(s.Sub("m."+strconv.Itoa(i)), a, c, shortcut, g, 1.0)
+	rates := make([]float64, n)
+	for i := range rates {
+		rates[i] = 1
 	}
-	return Conv(s.Sub("cv3"), s.Concat([]T{a, b}, 1), c2, 1, 1, ConvOpts{})
+	return PrunedC3(s, x, c2, c2o, n, shortcut, g, [2]float64{e, e}, rates)
 }
 
 // SPPF is models.common.SPPF: cv1 to int(c1·e), three chained k×k max

@@ -53,7 +53,7 @@ func Convert(_ context.Context, req deploy.ConvertRequest, producerVersion strin
 		return deploy.ConvertResult{}, fmt.Errorf("onnx convert: %w", err)
 	}
 	path := filepath.Join(req.OutDir, FileName)
-	if err := writeAtomic(path, b); err != nil {
+	if err := deploy.WriteFile(path, b, 0o644); err != nil {
 		return deploy.ConvertResult{}, err
 	}
 	msg := fmt.Sprintf("opset %d, input images %v, %s outputs", opts.Opset, opts.InputShape, map[bool]string{true: "raw head", false: "decoded and raw"}[opts.Raw])
@@ -169,28 +169,4 @@ func toInt(key string, v any) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("onnx convert: option %s: expected an integer, got %v (%T)", key, v, v)
-}
-
-// writeAtomic writes data beside path and renames it into place, so a
-// reader never sees half a model.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
 }

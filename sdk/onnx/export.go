@@ -8,7 +8,7 @@ package onnx
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -87,7 +87,7 @@ func Build(g *ir.Graph, w deploy.Weights, opts Options) (*onnxpb.ModelProto, err
 	if err != nil {
 		return nil, err
 	}
-	live := liveNodes(g, outputs)
+	live := deploy.LiveNodes(g, outputs)
 
 	x := &exporter{g: g, opts: opts, shapes: shapes, alias: map[string]string{}, names: map[string]bool{}, params: map[string]*ir.Param{}}
 	for i := range g.Params {
@@ -128,56 +128,14 @@ func Build(g *ir.Graph, w deploy.Weights, opts Options) (*onnxpb.ModelProto, err
 	return m, nil
 }
 
-// selectOutputs picks the graph outputs to write: all of them, or without
-// the values a DetectDecode computes when only the raw maps are wanted.
+// selectOutputs picks the graph outputs to write (deploy.Outputs) and
+// refuses a graph that leaves none.
 func selectOutputs(g *ir.Graph, raw bool) ([]string, error) {
-	decoded := map[string]bool{}
-	for _, n := range g.Nodes {
-		if n.Op == "DetectDecode" {
-			for _, o := range n.Outputs {
-				decoded[o] = true
-			}
-		}
-	}
-	var out []string
-	for _, o := range g.Outputs {
-		if raw && decoded[o] {
-			continue
-		}
-		out = append(out, o)
-	}
+	out := deploy.Outputs(g, raw)
 	if len(out) == 0 {
 		return nil, fmt.Errorf("onnx export: the graph has no outputs to write (outputs %v, raw %v)", g.Outputs, raw)
 	}
 	return out, nil
-}
-
-// liveNodes returns the indices, in order, of the nodes the outputs need.
-func liveNodes(g *ir.Graph, outputs []string) []int {
-	producer := map[string]int{}
-	for i, n := range g.Nodes {
-		for _, o := range n.Outputs {
-			producer[o] = i
-		}
-	}
-	need := map[int]bool{}
-	stack := append([]string(nil), outputs...)
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		i, ok := producer[v]
-		if !ok || need[i] {
-			continue
-		}
-		need[i] = true
-		stack = append(stack, g.Nodes[i].Inputs...)
-	}
-	idx := make([]int, 0, len(need))
-	for i := range need {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	return idx
 }
 
 type exporter struct {
@@ -269,7 +227,7 @@ func (x *exporter) addWeights(w deploy.Weights) error {
 			missing = append(missing, name)
 			continue
 		}
-		if !sameShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return fmt.Errorf("onnx export: weight %q has shape %v, the model expects %v", name, t.Shape, p.Shape)
 		}
 		if int64(len(t.Data)) != p.Numel() {
@@ -297,16 +255,4 @@ func (x *exporter) addWeights(w deploy.Weights) error {
 		x.nodes = append(casts, x.nodes[:len(x.nodes)-k]...)
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

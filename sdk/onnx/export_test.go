@@ -12,6 +12,7 @@ import (
 	"github.com/yoloforge/yoloforge/sdk/ir"
 	"github.com/yoloforge/yoloforge/sdk/onnx"
 	"github.com/yoloforge/yoloforge/sdk/onnx/onnxpb"
+	"github.com/yoloforge/yoloforge/sdk/safetensors"
 )
 
 func build(g *ir.Graph, w deploy.Weights, opts onnx.Options) *onnxpb.ModelProto {
@@ -275,7 +276,7 @@ var _ = Describe("Export", func() {
 
 var _ = Describe("Float16", func() {
 	DescribeTable("rounds to the nearest half",
-		func(f float32, want uint16) { Expect(onnx.Float16(f)).To(Equal(want)) },
+		func(f float32, want uint16) { Expect(safetensors.Float32ToHalf(f)).To(Equal(want)) },
 		Entry("one", float32(1), uint16(0x3c00)),
 		Entry("minus two", float32(-2), uint16(0xc000)),
 		Entry("0.1", float32(0.1), uint16(0x2e66)),

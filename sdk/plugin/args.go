@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/yoloforge/yoloforge/sdk/nn"
 )
@@ -26,6 +27,24 @@ func IntArg(args map[string]any, name string, def int) int {
 		return int(v)
 	}
 	return def
+}
+
+// IntList returns the list argument name (def when it is absent) as
+// positive integers.
+func IntList(args map[string]any, name string, def []any) ([]int, error) {
+	v, ok := args[name].([]any)
+	if !ok {
+		v = def
+	}
+	out := make([]int, len(v))
+	for i, e := range v {
+		n, ok := e.(int64)
+		if !ok || n < 1 {
+			return nil, fmt.Errorf("%s[%d]: expected a positive integer, got %v", name, i, e)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
 }
 
 // IntColumns reads parallel lists of non-negative integers, one entry per
@@ -76,7 +95,7 @@ func BackbonePart(b *nn.Builder, byStride map[int]nn.T, p5 nn.T) (Part, error) {
 		if t.Name == "" {
 			return Part{}, fmt.Errorf("the block table reaches no stride-8 or stride-16 layer (strides must give 2, 4, 8, 16, 32)")
 		}
-		features = append(features, Feature{Name: nn.FeatureName(t.Stride), Value: t.Name, Channels: t.C, Stride: t.Stride, Layer: t.Layer})
+		features = append(features, FeatureOf(t))
 	}
 	if p5.Stride != 32 {
 		return Part{}, fmt.Errorf("the last block has stride %d, want 32", p5.Stride)
@@ -86,4 +105,32 @@ func BackbonePart(b *nn.Builder, byStride map[int]nn.T, p5 nn.T) (Part, error) {
 		return Part{}, err
 	}
 	return Part{Graph: g, Features: features}, nil
+}
+
+// FeatureOf declares t as a feature named after its stride (P3 at 8).
+func FeatureOf(t nn.T) Feature {
+	return Feature{Name: nn.FeatureName(t.Stride), Value: t.Name, Channels: t.C, Stride: t.Stride, Layer: t.Layer}
+}
+
+// ExternFeatures declares the features named names, which the previous
+// component handed on in fs, as inputs of b, in the order named. The error
+// for a missing one names component and lists the features fs has.
+func ExternFeatures(b *nn.Builder, component string, fs []Feature, names ...string) ([]nn.T, error) {
+	byName := map[string]Feature{}
+	for _, f := range fs {
+		byName[f.Name] = f
+	}
+	out := make([]nn.T, len(names))
+	for i, name := range names {
+		f, ok := byName[name]
+		if !ok {
+			declared := make([]string, len(fs))
+			for j, f := range fs {
+				declared[j] = f.Name
+			}
+			return nil, fmt.Errorf("%s needs features %s; the backbone declared %v", component, strings.Join(names, ", "), declared)
+		}
+		out[i] = b.Extern(nn.T{Name: f.Value, C: f.Channels, Stride: f.Stride, Layer: f.Layer})
+	}
+	return out, nil
 }

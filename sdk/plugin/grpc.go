@@ -64,7 +64,7 @@ type grpcClient struct {
 func (g *grpcClient) Describe(ctx context.Context) (Info, error) {
 	resp, err := g.c.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return Info{}, fromStatus(err)
+		return Info{}, FromStatus(err)
 	}
 	info, err := InfoFromProto(resp.GetInfo())
 	if err != nil {
@@ -80,7 +80,7 @@ func (g *grpcClient) Build(ctx context.Context, bc BuildContext) (Part, error) {
 	}
 	resp, err := g.c.Build(ctx, &pb.BuildRequest{Context: req})
 	if err != nil {
-		return Part{}, fromStatus(err)
+		return Part{}, FromStatus(err)
 	}
 	part, err := PartFromProto(resp.GetPart())
 	if err != nil {
@@ -89,13 +89,19 @@ func (g *grpcClient) Build(ctx context.Context, bc BuildContext) (Part, error) {
 	return part, nil
 }
 
-// fromStatus turns a component's own error back into a RemoteError.
-func fromStatus(err error) error {
+// FromStatus turns a component's own error, as RemoteStatus sent it, back
+// into a *RemoteError; other errors (the connection's) come back unchanged.
+// The services of other plugin kinds (sdk/deploy) carry their errors the
+// same way.
+func FromStatus(err error) error {
 	if st, ok := status.FromError(err); ok && st.Code() == componentErrorCode {
 		return &RemoteError{Message: st.Message()}
 	}
 	return err
 }
+
+// RemoteStatus carries err, returned by the component itself, to the host.
+func RemoteStatus(err error) error { return status.Error(componentErrorCode, err.Error()) }
 
 // NewGRPCServer returns the Component service backed by impl.
 func NewGRPCServer(impl Component) pb.ComponentServer {
@@ -110,11 +116,11 @@ type grpcServer struct {
 func (s *grpcServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
 	info, err := s.impl.Describe(ctx)
 	if err != nil {
-		return nil, status.Error(componentErrorCode, err.Error())
+		return nil, RemoteStatus(err)
 	}
 	p, err := InfoToProto(info)
 	if err != nil {
-		return nil, status.Error(componentErrorCode, fmt.Sprintf("encode component info: %v", err))
+		return nil, RemoteStatus(fmt.Errorf("encode component info: %v", err))
 	}
 	return &pb.DescribeResponse{Info: p}, nil
 }
@@ -126,11 +132,11 @@ func (s *grpcServer) Build(ctx context.Context, req *pb.BuildRequest) (*pb.Build
 	}
 	part, err := s.impl.Build(ctx, bc)
 	if err != nil {
-		return nil, status.Error(componentErrorCode, err.Error())
+		return nil, RemoteStatus(err)
 	}
 	p, err := PartToProto(part)
 	if err != nil {
-		return nil, status.Error(componentErrorCode, fmt.Sprintf("encode built part: %v", err))
+		return nil, RemoteStatus(fmt.Errorf("encode built part: %v", err))
 	}
 	return &pb.BuildResponse{Part: p}, nil
 }

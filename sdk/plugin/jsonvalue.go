@@ -148,16 +148,20 @@ func fromJSONTree(v any) any {
 	return v
 }
 
-// marshalArgs encodes build arguments; nil encodes as "" so that it comes
-// back nil rather than as an empty map.
-func marshalArgs(args map[string]any) (string, error) {
+// EncodeArgs encodes a free-form argument map as JSON the way Build
+// arguments travel (floats always carry a decimal point or an exponent);
+// other plugin kinds (sdk/deploy's backend options) use it too. nil
+// encodes as "", so that it comes back nil rather than as an empty map.
+func EncodeArgs(args map[string]any) (string, error) {
 	if args == nil {
 		return "", nil
 	}
 	return marshalJSONValue(args)
 }
 
-func unmarshalArgs(s string) (map[string]any, error) {
+// DecodeArgs is EncodeArgs's inverse: integers come back as int64, other
+// numbers as float64, lists as []any; "" gives nil.
+func DecodeArgs(s string) (map[string]any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -188,13 +192,3 @@ func jsonKind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
-
-// EncodeArgs encodes a free-form argument map as JSON the way Build
-// arguments travel (floats always carry a decimal point or an exponent);
-// other plugin kinds (sdk/deploy's backend options) use it too. nil
-// encodes as "".
-func EncodeArgs(args map[string]any) (string, error) { return marshalArgs(args) }
-
-// DecodeArgs is EncodeArgs's inverse: integers come back as int64, other
-// numbers as float64, lists as []any; "" gives nil.
-func DecodeArgs(s string) (map[string]any, error) { return unmarshalArgs(s) }

@@ -53,10 +53,12 @@ func ServeWithOptions(impl Component, opts ServeOptions) {
 	if !serve {
 		os.Exit(code)
 	}
-	serveGRPC(impl, info, opts)
+	ServeGRPC(info.Name, info.Kind, &GRPCPlugin{Impl: impl}, opts)
 }
 
-func (o ServeOptions) version() int {
+// Version is the protocol version the plugin offers: ProtocolVersion
+// unless the options replace it.
+func (o ServeOptions) Version() int {
 	if o.ProtocolVersion != 0 {
 		return o.ProtocolVersion
 	}
@@ -79,7 +81,7 @@ func prepare(impl Component, opts ServeOptions, args []string, getenv func(strin
 		fmt.Fprintf(stderr, "yoloforge plugin %q: unknown kind %q (want one of %v)\n", info.Name, info.Kind, ComponentKinds())
 		return Info{}, 1, false
 	}
-	m := Manifest{Name: info.Name, Kind: info.Kind, Version: info.Version, ProtocolVersion: opts.version(), Description: info.Description}
+	m := Manifest{Name: info.Name, Kind: info.Kind, Version: info.Version, ProtocolVersion: opts.Version(), Description: info.Description}
 	code, serve = Preflight(m, args, getenv, stdout, stderr)
 	return info, code, serve
 }
@@ -111,10 +113,6 @@ func Preflight(m Manifest, args []string, getenv func(string) string, stdout, st
 		return 1, false
 	}
 	return 0, true
-}
-
-func serveGRPC(impl Component, info Info, opts ServeOptions) {
-	ServeGRPC(info.Name, info.Kind, &GRPCPlugin{Impl: impl}, opts)
 }
 
 // ServeGRPC serves p as the plugin set's entry for kind until the host
@@ -151,7 +149,7 @@ func ServeGRPC(name string, kind Kind, p goplugin.Plugin, opts ServeOptions) {
 		return handler(srv, ss)
 	}
 	exitWhenOrphaned(logger)
-	v := opts.version()
+	v := opts.Version()
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: goplugin.HandshakeConfig{
 			ProtocolVersion:  uint(v),

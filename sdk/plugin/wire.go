@@ -221,7 +221,7 @@ func InfoFromProto(p *pb.Info) (Info, error) {
 
 // BuildContextToProto converts a build context to its message.
 func BuildContextToProto(bc BuildContext) (*pb.BuildContext, error) {
-	args, err := marshalArgs(bc.Args)
+	args, err := EncodeArgs(bc.Args)
 	if err != nil {
 		return nil, fmt.Errorf("arguments: %w", err)
 	}
@@ -238,7 +238,7 @@ func BuildContextToProto(bc BuildContext) (*pb.BuildContext, error) {
 func BuildContextFromProto(p *pb.BuildContext) (BuildContext, error) {
 	var bc BuildContext
 	var err error
-	if bc.Args, err = unmarshalArgs(p.GetArgsJson()); err != nil {
+	if bc.Args, err = DecodeArgs(p.GetArgsJson()); err != nil {
 		return BuildContext{}, fmt.Errorf("arguments: %w", err)
 	}
 	if bc.FirstLayer, err = toInt(p.GetFirstLayer()); err != nil {

@@ -44,11 +44,11 @@ func (backbone) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	channels, err := ints(bc.Args, "channels", defaultChannels)
+	channels, err := plugin.IntList(bc.Args, "channels", defaultChannels)
 	if err != nil {
 		return plugin.Part{}, err
 	}
-	depths, err := ints(bc.Args, "depths", defaultDepths)
+	depths, err := plugin.IntList(bc.Args, "depths", defaultDepths)
 	if err != nil {
 		return plugin.Part{}, err
 	}
@@ -82,8 +82,7 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 			x = b.PrunedSPPF(x, c, k, prune[len(prune)-1].SPPF)
 		}
 		if x.Stride >= 8 {
-			features = append(features, plugin.Feature{Name: fmt.Sprintf("P%d", log2(x.Stride)), Value: x.Name,
-				Channels: x.C, Stride: x.Stride, Layer: x.Layer})
+			features = append(features, plugin.FeatureOf(x))
 		}
 	}
 	g, err := b.Finish(x)
@@ -91,29 +90,4 @@ func (backbone) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, e
 		return plugin.Part{}, err
 	}
 	return plugin.Part{Graph: g, Features: features}, nil
-}
-
-func ints(args map[string]any, name string, def []any) ([]int, error) {
-	v, ok := args[name].([]any)
-	if !ok {
-		v = def
-	}
-	out := make([]int, len(v))
-	for i, e := range v {
-		n, ok := e.(int64)
-		if !ok || n < 1 {
-			return nil, fmt.Errorf("%s[%d]: expected a positive integer, got %v", name, i, e)
-		}
-		out[i] = int(n)
-	}
-	return out, nil
-}
-
-func log2(s int) int {
-	n := 0
-	for s > 1 {
-		s >>= 1
-		n++
-	}
-	return n
 }

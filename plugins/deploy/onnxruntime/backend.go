@@ -22,12 +22,10 @@ const defaultThreads = 2
 // backend loads the runtime on first use, so Describe and Convert work
 // without it and Describe can say why inference is unavailable.
 type backend struct {
-	open func() (*ort.Runtime, error)
+	// runtime returns the loaded runtime, loading it on the first call.
+	runtime func() (*ort.Runtime, error)
 
 	mu       sync.Mutex
-	rt       *ort.Runtime
-	rtErr    error
-	opened   bool
 	sessions map[string]*ort.Session
 	next     int
 }
@@ -37,18 +35,7 @@ func newBackend(open func() (*ort.Runtime, error)) *backend {
 	if open == nil {
 		open = func() (*ort.Runtime, error) { return ort.Open("") }
 	}
-	return &backend{open: open, sessions: map[string]*ort.Session{}}
-}
-
-// runtime returns the loaded runtime, loading it once.
-func (b *backend) runtime() (*ort.Runtime, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.opened {
-		b.rt, b.rtErr = b.open()
-		b.opened = true
-	}
-	return b.rt, b.rtErr
+	return &backend{runtime: sync.OnceValues(open), sessions: map[string]*ort.Session{}}
 }
 
 func (b *backend) Describe(context.Context) (deploy.Info, error) {

@@ -56,11 +56,12 @@ var _ = AfterSuite(func() {
 	if mgr != nil {
 		mgr.Shutdown()
 	}
-	if be != nil && be.rt != nil {
+	if be != nil && rtErr == nil {
 		for id := range be.sessions {
 			Expect(be.Unload(context.Background(), id)).To(Succeed())
 		}
-		be.rt.Close()
+		rt, _ := be.runtime()
+		rt.Close()
 	}
 })
 

@@ -129,7 +129,7 @@ func (b *backend) Convert(ctx context.Context, req deploy.ConvertRequest) (deplo
 	command := "trtexec " + strings.Join(quoted, " ")
 	script := "#!/bin/sh\n# Builds the TensorRT engine from model.onnx; run it where TensorRT is installed.\n" +
 		"set -e\ncd \"$(dirname \"$0\")\"\n" + command + "\n"
-	if err := writeAtomic(filepath.Join(req.OutDir, scriptFile), []byte(script), 0o755); err != nil {
+	if err := deploy.WriteFile(filepath.Join(req.OutDir, scriptFile), []byte(script), 0o755); err != nil {
 		return deploy.ConvertResult{}, fmt.Errorf("tensorrt: %w", err)
 	}
 	res.Files = append(res.Files, scriptFile)
@@ -147,7 +147,7 @@ func (b *backend) Convert(ctx context.Context, req deploy.ConvertRequest) (deplo
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	runErr := cmd.Run()
-	if err := writeAtomic(filepath.Join(req.OutDir, logFile), out.Bytes(), 0o644); err != nil {
+	if err := deploy.WriteFile(filepath.Join(req.OutDir, logFile), out.Bytes(), 0o644); err != nil {
 		return deploy.ConvertResult{}, fmt.Errorf("tensorrt: %w", err)
 	}
 	if runErr != nil {
@@ -171,26 +171,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return "  " + strings.Join(lines, "\n  ")
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

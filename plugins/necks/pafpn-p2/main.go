@@ -59,20 +59,14 @@ type options struct {
 
 func parse(args map[string]any) (options, error) {
 	o := options{depth: 3, cbam: "none", p5: "c3"}
-	raw, _ := args["channels"].([]any)
-	if raw == nil {
-		raw = defaultChannels
+	c, err := plugin.IntList(args, "channels", defaultChannels)
+	if err != nil {
+		return o, err
 	}
-	if len(raw) != 4 {
-		return o, fmt.Errorf("channels: expected 4 widths (P2, P3, P4, P5), got %d", len(raw))
+	if len(c) != 4 {
+		return o, fmt.Errorf("channels: expected 4 widths (P2, P3, P4, P5), got %d", len(c))
 	}
-	for i, v := range raw {
-		n, ok := v.(int64)
-		if !ok || n < 1 {
-			return o, fmt.Errorf("channels[%d]: expected a positive integer, got %v", i, v)
-		}
-		o.c[i] = int(n)
-	}
+	copy(o.c[:], c)
 	if v, ok := args["depth"].(int64); ok {
 		o.depth = int(v)
 	}
@@ -105,18 +99,10 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 	if err != nil {
 		return plugin.Part{}, err
 	}
-	byName := map[string]plugin.Feature{}
-	for _, f := range bc.Features {
-		byName[f.Name] = f
-	}
-	var in [4]nn.T
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
-	for i, name := range []string{"P2", "P3", "P4", "P5"} {
-		f, ok := byName[name]
-		if !ok {
-			return plugin.Part{}, fmt.Errorf("pafpn-p2 needs features P2, P3, P4 and P5; the backbone declared %v", featureNames(bc.Features))
-		}
-		in[i] = b.Extern(nn.T{Name: f.Value, C: f.Channels, Stride: f.Stride, Layer: f.Layer})
+	in, err := plugin.ExternFeatures(b, "pafpn-p2", bc.Features, "P2", "P3", "P4", "P5")
+	if err != nil {
+		return plugin.Part{}, err
 	}
 	c := o.c
 
@@ -191,12 +177,4 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 		out = append(out, plugin.Feature{Name: fmt.Sprintf("P%d", i+2), Value: t.Name, Channels: t.C, Stride: t.Stride, Layer: t.Layer})
 	}
 	return plugin.Part{Graph: g, Features: out}, nil
-}
-
-func featureNames(fs []plugin.Feature) []string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = f.Name
-	}
-	return names
 }

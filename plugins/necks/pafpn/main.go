@@ -42,33 +42,17 @@ func (neck) Describe(context.Context) (plugin.Info, error) {
 }
 
 func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error) {
-	byName := map[string]plugin.Feature{}
-	for _, f := range bc.Features {
-		byName[f.Name] = f
-	}
-	var in [3]nn.T
 	b := nn.NewBuilder(nn.Options{FirstLayer: bc.FirstLayer, WidthMultiple: bc.WidthMultiple, DepthMultiple: bc.DepthMultiple})
-	for i, name := range []string{"P3", "P4", "P5"} {
-		f, ok := byName[name]
-		if !ok {
-			return plugin.Part{}, fmt.Errorf("pafpn needs features P3, P4 and P5; the backbone declared %v", featureNames(bc.Features))
-		}
-		in[i] = b.Extern(nn.T{Name: f.Value, C: f.Channels, Stride: f.Stride, Layer: f.Layer})
+	in, err := plugin.ExternFeatures(b, "pafpn", bc.Features, "P3", "P4", "P5")
+	if err != nil {
+		return plugin.Part{}, err
 	}
-	raw, _ := bc.Args["channels"].([]any)
-	if raw == nil {
-		raw = defaultChannels
+	c, err := plugin.IntList(bc.Args, "channels", defaultChannels)
+	if err != nil {
+		return plugin.Part{}, err
 	}
-	if len(raw) != 3 {
-		return plugin.Part{}, fmt.Errorf("channels: expected 3 widths (P3, P4, P5), got %d", len(raw))
-	}
-	var c [3]int
-	for i, v := range raw {
-		n, ok := v.(int64)
-		if !ok || n < 1 {
-			return plugin.Part{}, fmt.Errorf("channels[%d]: expected a positive integer, got %v", i, v)
-		}
-		c[i] = int(n)
+	if len(c) != 3 {
+		return plugin.Part{}, fmt.Errorf("channels: expected 3 widths (P3, P4, P5), got %d", len(c))
 	}
 	n := 3
 	if v, ok := bc.Args["depth"].(int64); ok {
@@ -111,12 +95,4 @@ func (neck) Build(_ context.Context, bc plugin.BuildContext) (plugin.Part, error
 		out = append(out, plugin.Feature{Name: fmt.Sprintf("P%d", i+3), Value: t.Name, Channels: t.C, Stride: t.Stride, Layer: t.Layer})
 	}
 	return plugin.Part{Graph: g, Features: out}, nil
-}
-
-func featureNames(fs []plugin.Feature) []string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = f.Name
-	}
-	return names
 }

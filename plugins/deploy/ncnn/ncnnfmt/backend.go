@@ -168,40 +168,10 @@ func (e *Export) WriteFiles(dir, name string) ([]string, error) {
 		data []byte
 	}{{".param", e.Param.Bytes()}, {".bin", e.Bin}, {".json", append(side, '\n')}} {
 		p := filepath.Join(dir, name+f.ext)
-		if err := writeAtomic(p, f.data); err != nil {
+		if err := deploy.WriteFile(p, f.data, 0o644); err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file private; exported models are ordinary files.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/yoloforge/yoloforge/sdk/safetensors"
 )
 
 // Storage tags ncnn's ModelBin reads before a "type 0" weight array
@@ -165,7 +167,7 @@ func readArray(b []byte, c Chunk) (WeightArray, int, error) {
 			}
 			arr.Data = make([]float32, c.Count)
 			for i := range arr.Data {
-				arr.Data[i] = HalfToFloat(binary.LittleEndian.Uint16(b[pos+2*i:]))
+				arr.Data[i] = safetensors.HalfToFloat32(binary.LittleEndian.Uint16(b[pos+2*i:]))
 			}
 			return arr, pos + size, nil
 		default:
@@ -213,71 +215,9 @@ func (w *binWriter) tagged(data []float32, fp16 bool) {
 	}
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, TagFP16)
 	for _, v := range data {
-		w.buf = binary.LittleEndian.AppendUint16(w.buf, FloatToHalf(v))
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, safetensors.Float32ToHalf(v))
 	}
 	for len(w.buf)%4 != 0 {
 		w.buf = append(w.buf, 0)
 	}
-}
-
-// FloatToHalf converts to IEEE 754 binary16 with round-to-nearest-even,
-// overflow to infinity and gradual underflow, as ncnn's float32_to_float16
-// and numpy do.
-func FloatToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int((b >> 23) & 0xff)
-	man := b & 0x7fffff
-	if exp == 0xff { // inf or nan
-		if man != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint(14 - e)
-		h := man >> shift
-		rem := man & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent, up to infinity: still correct
-	}
-	return sign | uint16(h)
-}
-
-// HalfToFloat converts IEEE 754 binary16 to float32 exactly.
-func HalfToFloat(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		e := uint32(127 - 15 + 1)
-		for man&0x400 == 0 {
-			man <<= 1
-			e--
-		}
-		man &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | man<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | man<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/yoloforge/yoloforge/plugins/deploy/ncnn/ncnnfmt"
 	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/ir"
+	"github.com/yoloforge/yoloforge/sdk/safetensors"
 )
 
 // syntheticWeights fills every parameter of g with deterministic values
@@ -387,13 +388,13 @@ var _ = Describe("format helpers", func() {
 		for f, h := range map[float32]uint16{1: 0x3c00, -2: 0xc000, 65504: 0x7bff, 65520: 0x7c00, 0.1: 0x2e66,
 			float32(math.Pow(2, -24)): 0x0001, float32(math.Pow(2, -25)): 0x0000, float32(math.Pow(2, -25) * 1.5): 0x0001,
 			1 + float32(math.Pow(2, -11)): 0x3c00, 1 + 3*float32(math.Pow(2, -11)): 0x3c02} {
-			Expect(ncnnfmt.FloatToHalf(f)).To(Equal(h), fmt.Sprint(f))
+			Expect(safetensors.Float32ToHalf(f)).To(Equal(h), fmt.Sprint(f))
 		}
 		for h := 0; h < 1<<16; h++ {
 			if h&0x7c00 == 0x7c00 && h&0x3ff != 0 {
 				continue // NaN
 			}
-			Expect(ncnnfmt.FloatToHalf(ncnnfmt.HalfToFloat(uint16(h)))).To(Equal(uint16(h)))
+			Expect(safetensors.Float32ToHalf(safetensors.HalfToFloat32(uint16(h)))).To(Equal(uint16(h)))
 		}
 	})
 	It("numbers Permute orders as ncnn does", func() {

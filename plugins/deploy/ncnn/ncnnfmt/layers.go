@@ -850,14 +850,7 @@ func (c *converter) matmul(n *ir.Node, name string) error {
 		return fmt.Errorf("matrix product of %v and %v: want 2 or more axes each", a, b)
 	}
 	r := len(out)
-	pad := func(s []int) []int {
-		p := make([]int, r-len(s), r)
-		for i := range p {
-			p[i] = 1
-		}
-		return append(p, s...)
-	}
-	A, B := pad(a), pad(b)
+	A, B := padOnes(a, r), padOnes(b, r)
 	ba, bb := 1, 1
 	for i := 0; i < r-2; i++ {
 		ba *= A[i]

@@ -200,20 +200,23 @@ func (c *converter) operand(v string, shape []int) (string, error) {
 	return blob, nil
 }
 
+// padOnes left-pads shape s with ones to rank r, numpy's broadcasting
+// alignment.
+func padOnes(s []int, r int) []int {
+	p := make([]int, r-len(s), r)
+	for i := range p {
+		p[i] = 1
+	}
+	return append(p, s...)
+}
+
 // broadcastViews gives same-rank ncnn views (at most 4 axes) of two
 // operands that broadcast numpy-style to out: shapes are aligned to out's
 // rank, the batch axis dropped, and neighbouring axes merged where both
 // operands either match or broadcast the same way.
 func broadcastViews(a, b, out []int) ([]int, []int, []int, error) {
 	r := len(out)
-	pad := func(s []int) []int {
-		p := make([]int, r-len(s), r)
-		for i := range p {
-			p[i] = 1
-		}
-		return append(p, s...)
-	}
-	A, B := pad(a), pad(b)
+	A, B := padOnes(a, r), padOnes(b, r)
 	off := r - len(nshape(out))
 	for i := 0; i < off; i++ {
 		if A[i] != 1 || B[i] != 1 {
