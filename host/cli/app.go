@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,6 +37,14 @@ type App struct {
 func NewApp() *App {
 	wd, _ := os.Getwd()
 	return &App{Stdout: os.Stdout, Stderr: os.Stderr, Env: os.Environ(), WorkDir: wd}
+}
+
+// resolve makes a relative path relative to the App's working directory.
+func (a *App) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.WorkDir, p)
 }
 
 func (a *App) lookupEnv(key string) (string, bool) {
@@ -121,20 +130,32 @@ type pluginComponents struct {
 }
 
 func (c *pluginComponents) Component(ctx context.Context, kind plugin.Kind, name string) (plugin.Component, error) {
-	e, err := c.catalog.Resolve(string(kind), name)
+	spec, err := trustedSpec(c.catalog, kind, name, "plugin")
 	if err != nil {
 		return nil, err
+	}
+	return c.app.manager().Launch(ctx, spec)
+}
+
+// trustedSpec resolves the plugin of kind called name and returns its
+// launch spec with the SHA-256 its manifest pins; a plugin without a
+// manifest is refused (what names it in the message: "plugin", "deploy
+// backend").
+func trustedSpec(cat *registry.Catalog, kind plugin.Kind, name, what string) (pluginhost.Spec, error) {
+	e, err := cat.Resolve(string(kind), name)
+	if err != nil {
+		return pluginhost.Spec{}, err
 	}
 	if e.Manifest == nil {
 		why := "it has no manifest"
 		if e.ManifestErr != nil {
 			why = e.ManifestErr.Error()
 		}
-		return nil, fmt.Errorf("plugin %s is not registered (%s); run `yoloforge plugins register %s` if you trust it", e.Path, why, e.Path)
+		return pluginhost.Spec{}, fmt.Errorf("%s %s is not registered (%s); run `yoloforge plugins register %s` if you trust it", what, e.Path, why, e.Path)
 	}
 	sum, err := hex.DecodeString(e.Manifest.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("manifest of %s: bad sha256 %q: %w", e.Path, e.Manifest.SHA256, err)
+		return pluginhost.Spec{}, fmt.Errorf("manifest of %s: bad sha256 %q: %w", e.Path, e.Manifest.SHA256, err)
 	}
-	return c.app.manager().Launch(ctx, pluginhost.Spec{Path: e.Path, Name: name, Kind: kind, SHA256: sum})
+	return pluginhost.Spec{Path: e.Path, Name: name, Kind: kind, SHA256: sum}, nil
 }

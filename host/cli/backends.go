@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -19,22 +18,11 @@ import (
 // name (yoloforge-plugin-deploy-<name>); like components, it runs only
 // when registered with a matching SHA-256.
 func (a *App) deployBackend(ctx context.Context, cat *registry.Catalog, name string) (*pluginhost.Deploy, error) {
-	e, err := cat.Resolve(registry.KindDeploy, name)
+	spec, err := trustedSpec(cat, plugin.KindDeploy, name, "deploy backend")
 	if err != nil {
 		return nil, err
 	}
-	if e.Manifest == nil {
-		why := "it has no manifest"
-		if e.ManifestErr != nil {
-			why = e.ManifestErr.Error()
-		}
-		return nil, fmt.Errorf("deploy backend %s is not registered (%s); run `yoloforge plugins register %s` if you trust it", e.Path, why, e.Path)
-	}
-	sum, err := hex.DecodeString(e.Manifest.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("manifest of %s: bad sha256 %q: %w", e.Path, e.Manifest.SHA256, err)
-	}
-	return a.manager().LaunchDeploy(ctx, pluginhost.Spec{Path: e.Path, Name: name, Kind: plugin.KindDeploy, SHA256: sum})
+	return a.manager().LaunchDeploy(ctx, spec)
 }
 
 func (a *App) backendsCommand() *cobra.Command {

@@ -21,9 +21,7 @@ func (a *App) demoCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(a.WorkDir, dir)
-			}
+			dir = a.resolve(dir)
 			dataDir := filepath.Join(dir, "data")
 			dataYAML := filepath.Join(dataDir, "data.yaml")
 			if _, err := os.Stat(dataYAML); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -264,19 +265,9 @@ func (a *App) prepareNames(path string, mf *modelFlags) ([]string, error) {
 }
 
 func saveJPEG(path string, img image.Image) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 90}); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, b.Bytes())
 }

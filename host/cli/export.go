@@ -73,14 +73,21 @@ func (a *App) deployModel(cmd *cobra.Command, mf *modelFlags, weightsPath string
 // writeDeployWeights writes params as the safetensors file a backend's
 // ConvertRequest names.
 func writeDeployWeights(path string, params *engine.Params) error {
+	_, err := saveParams(path, params, map[string]string{"format": "yoloforge-deploy-weights", "fused": "true"})
+	return err
+}
+
+// saveParams writes params as a safetensors file with meta and returns how
+// many tensors it holds.
+func saveParams(path string, params *engine.Params, meta map[string]string) (int, error) {
 	set := weights.NewSet(path)
 	for _, name := range params.Names() {
 		p, _ := params.Get(name)
 		if err := set.Put(name, weights.Tensor{Shape: p.Shape, Data: p.Data}); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return weights.Save(path, set, map[string]string{"format": "yoloforge-deploy-weights", "fused": "true"})
+	return set.Len(), weights.Save(path, set, meta)
 }
 
 // checkWritableDir creates dir when missing and proves a file can be

@@ -223,27 +223,23 @@ func (a *App) modelConvert() *cobra.Command {
 			if weightsPath == "" || out == "" {
 				return fmt.Errorf("--weights and --out are required")
 			}
-			g, err := a.buildModel(cmd, &mf)
+			built, err := a.buildModel(cmd, &mf)
 			if err != nil {
 				return err
 			}
-			g, params, err := loadModelWeights(g, weightsPath, false)
+			g, params, err := loadModelWeights(built, weightsPath, false)
 			if err != nil {
 				return err
 			}
-			set := weights.NewSet(out)
-			for _, name := range params.Names() {
-				p, _ := params.Get(name)
-				if err := set.Put(name, weights.Tensor{Shape: p.Shape, Data: p.Data}); err != nil {
-					return err
-				}
-			}
+			// loadModelWeights hands back the built graph unless the
+			// weights only fit its BatchNorm-folded form.
 			meta := map[string]string{"format": "yoloforge-checkpoint", "config": mf.cfg, "source": weightsPath,
-				"fused": strconv.FormatBool(len(g.Params) != len(engine.NewParams(g).Names()))}
-			if err := weights.Save(out, set, meta); err != nil {
+				"fused": strconv.FormatBool(g != built)}
+			n, err := saveParams(out, params, meta)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.Stdout, "saved %d tensors to %s\n", set.Len(), out)
+			fmt.Fprintf(a.Stdout, "saved %d tensors to %s\n", n, out)
 			return nil
 		},
 	}

@@ -10,6 +10,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/yoloforge/yoloforge/host/weights"
 )
 
 func readF32(path string) []float32 {
@@ -56,6 +58,15 @@ var _ = Describe("model forward", func() {
 		ckpt := filepath.Join(GinkgoT().TempDir(), "n.safetensors")
 		code, _, stderr := run(nil, "model", "convert", "-c", yolov5n(), "--nc", "10", "--weights", golden("yolov5n-weights.json"), "--out", ckpt)
 		Expect(code).To(Equal(0), stderr)
+		_, meta, err := weights.Load(ckpt)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(meta).To(HaveKeyWithValue("fused", "false"))
+		fusedCkpt := filepath.Join(GinkgoT().TempDir(), "n-fused.safetensors")
+		code, _, stderr = run(nil, "model", "convert", "-c", yolov5n(), "--nc", "10", "--weights", golden("yolov5n-320-fused.onnx"), "--out", fusedCkpt)
+		Expect(code).To(Equal(0), stderr)
+		_, meta, err = weights.Load(fusedCkpt)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(meta).To(HaveKeyWithValue("fused", "true"))
 		out := GinkgoT().TempDir()
 		code, _, stderr = run(nil, "model", "forward", "-c", yolov5n(), "--nc", "10", "--weights", ckpt, "--fuse",
 			"--input", golden("input-1x3x320x320.f32"), "--shape", "1,3,320,320", "--out", out)

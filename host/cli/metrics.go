@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -21,14 +20,7 @@ func (a *App) metricsCommand() *cobra.Command {
 		Short: "Score COCO-format detections: P, R, mAP@.5 and mAP@.5:.95 as the reference's val.py computes them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Relative paths are relative to the App's working directory.
-			abs := func(p string) string {
-				if filepath.IsAbs(p) || a.WorkDir == "" {
-					return p
-				}
-				return filepath.Join(a.WorkDir, p)
-			}
-			rep, err := eval.EvaluateCOCO(abs(gt), abs(dt))
+			rep, err := eval.EvaluateCOCO(a.resolve(gt), a.resolve(dt))
 			if err != nil {
 				return err
 			}

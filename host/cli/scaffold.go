@@ -125,12 +125,7 @@ func contains(list []string, s string) bool {
 }
 
 // absPath resolves p against the App's working directory.
-func (a *App) absPath(p string) (string, error) {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(a.WorkDir, p)
-	}
-	return filepath.Abs(p)
-}
+func (a *App) absPath(p string) (string, error) { return filepath.Abs(a.resolve(p)) }
 
 // findSDK picks the YOLOForge checkout the new module builds against: the
 // flag, else the tree holding the working directory, else the tree holding

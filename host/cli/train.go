@@ -100,10 +100,7 @@ func (a *App) experiment(path string, sets []string) (*config.Experiment, error)
 
 // runTraining trains as the experiment says and returns the run directory.
 func (a *App) runTraining(ctx context.Context, exp *config.Experiment, ef engineFlags) (string, *train.Result, error) {
-	dataPath := exp.Data
-	if !filepath.IsAbs(dataPath) {
-		dataPath = filepath.Join(a.WorkDir, dataPath)
-	}
+	dataPath := a.resolve(exp.Data)
 	dcfg, err := data.LoadConfig(dataPath)
 	if err != nil {
 		return "", nil, err
@@ -154,9 +151,7 @@ func (a *App) runTraining(ctx context.Context, exp *config.Experiment, ef engine
 	if exp.Resume != "" {
 		out = filepath.Dir(filepath.Dir(exp.Resume))
 	}
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(a.WorkDir, out)
-	}
+	out = a.resolve(out)
 	sum, _ := g.Summarize(exp.ImgSize)
 	if sum != nil {
 		fmt.Fprintf(a.Stderr, "model %s: %d layers, %d parameters, %.1f GFLOPs at %d; engine %s, %d threads\n",

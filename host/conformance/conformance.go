@@ -487,7 +487,7 @@ func compare(res Result, want, got []deploy.Tensor) Result {
 					firstBad = k
 				}
 			}
-			if d > worst {
+			if d > worst && res.Status == StatusPass { // a failure keeps naming its output
 				worst, res.Output = d, w.Name
 			}
 		}

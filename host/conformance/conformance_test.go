@@ -223,6 +223,18 @@ var _ = Describe("Run", func() {
 	})
 })
 
+var _ = Describe("compare", func() {
+	It("names the first failing output, not a later one with a larger error", func() {
+		want := []deploy.Tensor{{Name: "a", Shape: []int{1}, Data: []float32{0}}, {Name: "b", Shape: []int{1}, Data: []float32{0}}}
+		got := []deploy.Tensor{{Name: "a", Shape: []int{1}, Data: []float32{1}}, {Name: "b", Shape: []int{1}, Data: []float32{5}}}
+		res := conformance.Compare(conformance.Result{Tolerance: conformance.DefaultTolerance(deploy.FP32)}, want, got)
+		Expect(res.Status).To(Equal(conformance.StatusFail))
+		Expect(res.Output).To(Equal("a"))
+		Expect(res.Detail).To(ContainSubstring(`output "a"`))
+		Expect(res.MaxAbs).To(Equal(5.0))
+	})
+})
+
 type failingBackend struct{ engineBackend }
 
 func (b *failingBackend) Convert(ctx context.Context, req deploy.ConvertRequest) (deploy.ConvertResult, error) {

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,6 +28,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/yoloforge/yoloforge/registry"
 	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/plugin"
 )
@@ -277,17 +277,13 @@ func (p *Plugin) launchError(err error) error {
 	return e
 }
 
+// fileSHA256 is the file's SHA-256 for an error message, or why it has none.
 func fileSHA256(path string) string {
-	f, err := os.Open(path)
+	sum, err := registry.SHA256File(path)
 	if err != nil {
 		return "unreadable: " + err.Error()
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "unreadable: " + err.Error()
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return sum
 }
 
 // Plugins returns the plugins the manager is running.

@@ -2,6 +2,7 @@ package pluginhost_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -297,6 +298,7 @@ var _ = Describe("Manager", func() {
 			Expect(pe.Reason).To(Equal(pluginhost.ReasonChecksum))
 			Expect(err.Error()).To(And(
 				ContainSubstring("checksum of "+tampered+" does not match the manifest"),
+				ContainSubstring("file sha256 "+hex.EncodeToString(sha256File(tampered))),
 				ContainSubstring("refusing to run it")))
 			Expect(marker).NotTo(BeAnExistingFile(), "the tampered binary ran")
 

@@ -1,0 +1,4 @@
+package conformance
+
+// Compare exposes compare to the tests.
+var Compare = compare
