@@ -23,6 +23,7 @@ import (
 	"github.com/yoloforge/yoloforge/host/eval"
 	"github.com/yoloforge/yoloforge/host/train"
 	"github.com/yoloforge/yoloforge/host/weights"
+	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 )
 
@@ -203,7 +204,7 @@ func (a *App) detectCommand() *cobra.Command {
 						(box[2]-box[0])/float64(rgb.W), (box[3]-box[1])/float64(rgb.H), d.Conf)
 				}
 				base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-				if err := writeFileAtomic(filepath.Join(out, "labels", base+".txt"), []byte(txt.String())); err != nil {
+				if err := deploy.WriteFile(filepath.Join(out, "labels", base+".txt"), []byte(txt.String()), 0o644); err != nil {
 					return err
 				}
 				if err := saveJPEG(filepath.Join(out, base+".jpg"), annotate(rgbaOf(rgb), res.Detections)); err != nil {
@@ -218,7 +219,7 @@ func (a *App) detectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(filepath.Join(out, "results.json"), append(js, '\n')); err != nil {
+			if err := deploy.WriteFile(filepath.Join(out, "results.json"), append(js, '\n'), 0o644); err != nil {
 				return err
 			}
 			if asJSON {
@@ -269,5 +270,5 @@ func saveJPEG(path string, img image.Image) error {
 	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return deploy.WriteFile(path, b.Bytes(), 0o644)
 }

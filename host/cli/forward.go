@@ -14,6 +14,7 @@ import (
 
 	"github.com/yoloforge/yoloforge/host/engine"
 	"github.com/yoloforge/yoloforge/host/weights"
+	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/ir"
 )
 
@@ -103,29 +104,6 @@ func readFloat32File(path string, want int) ([]float32, error) {
 	return out, nil
 }
 
-// writeFileAtomic writes data beside path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
-}
-
 func float32Bytes(v []float32) []byte {
 	b := make([]byte, 4*len(v))
 	for i, f := range v {
@@ -187,7 +165,7 @@ func (a *App) modelForward() *cobra.Command {
 				v, _ := plan.Output(name)
 				s, _ := plan.Shape(name)
 				shapes[name] = s
-				if err := writeFileAtomic(filepath.Join(out, name+".f32"), float32Bytes(v)); err != nil {
+				if err := deploy.WriteFile(filepath.Join(out, name+".f32"), float32Bytes(v), 0o644); err != nil {
 					return err
 				}
 			}
@@ -195,7 +173,7 @@ func (a *App) modelForward() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(filepath.Join(out, "shapes.json"), js); err != nil {
+			if err := deploy.WriteFile(filepath.Join(out, "shapes.json"), js, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "wrote %d outputs and shapes.json to %s\n", len(plan.Outputs()), out)
