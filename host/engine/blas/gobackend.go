@@ -102,15 +102,57 @@ func (g *Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32,
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	j := &g.job
+	j.transA, j.transB = transA, transB
+	j.alpha, j.beta = alpha, beta
+	j.b, j.ldb = b, ldb
+	g.run(m, n, k, a, lda, c, ldc)
+}
 
+// PanelSource supplies the B operand of SgemmFrom by packing it straight
+// into the kernel's micro-panels, so that an operand defined implicitly
+// (the column matrix of a convolution, say) is never stored whole.
+// PackPanel is called concurrently by the workers.
+type PanelSource interface {
+	// PackPanel writes rows [k0, k0+kb) of columns [c0, c0+cols) of B into
+	// dst as kb groups of nr floats (row p's columns at dst[p*nr:]),
+	// zeroing the nr-cols columns past the last.
+	PackPanel(dst []float32, nr, k0, kb, c0, cols int)
+}
+
+// SgemmFrom computes C = A·B for a row-major m×k matrix A (leading
+// dimension lda) and a k×n matrix B packed on demand by src; C is m×n with
+// leading dimension ldc and is overwritten.
+func (g *Go) SgemmFrom(m, n, k int, a []float32, lda int, src PanelSource, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 || src == nil {
+		panic(fmt.Sprintf("blas: SgemmFrom: m=%d n=%d k=%d, source %v", m, n, k, src))
+	}
+	checkMatrix("a", m, k, a, lda)
+	checkMatrix("c", m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleC(m, n, 0, c, ldc)
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	j := &g.job
+	j.transA, j.transB = false, false
+	j.alpha, j.beta = 1, 0
+	j.src = src
+	g.run(m, n, k, a, lda, c, ldc)
+}
+
+// run executes the product set up in g.job; the caller holds g.mu.
+func (g *Go) run(m, n, k int, a []float32, lda int, c []float32, ldc int) {
 	j := &g.job
 	mr, nr := g.kern.mr, g.kern.nr
 	j.kern = g.kern
-	j.transA, j.transB = transA, transB
 	j.m, j.n, j.k = m, n, k
-	j.alpha, j.beta = alpha, beta
-	j.a, j.b, j.c = a, b, c
-	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	j.a, j.c = a, c
+	j.lda, j.ldc = lda, ldc
 	j.kc = ceilDiv(k, ceilDiv(k, kcMax))
 	j.mc = roundUp(ceilDiv(m, ceilDiv(m, mcMax)), mr)
 	j.nc = roundUp(ceilDiv(n, ceilDiv(n, ncMax)), nr)
@@ -134,7 +176,7 @@ func (g *Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32,
 		g.pool.Run(j)
 	}
 	// Drop references to caller memory so the backend does not pin it.
-	j.a, j.b, j.c = nil, nil, nil
+	j.a, j.b, j.c, j.src = nil, nil, nil, nil
 }
 
 // gemmJob is the parallel region of one Sgemm call; it lives inside Go so
@@ -145,6 +187,7 @@ type gemmJob struct {
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	src            PanelSource // packs B instead of b when set
 	lda, ldb, ldc  int
 	mc, nc, kc     int
 
@@ -325,6 +368,10 @@ func (j *gemmJob) packBPanel(packB []float32, q, jc, pc, nb, kb int) {
 	dst := packB[q*nr*kb : (q+1)*nr*kb]
 	c0 := jc + q*nr
 	cols := min(nr, nb-q*nr)
+	if j.src != nil {
+		j.src.PackPanel(dst, nr, pc, kb, c0, cols)
+		return
+	}
 	b, ldb := j.b, j.ldb
 	if !j.transB {
 		for p := range kb {

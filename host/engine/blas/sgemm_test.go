@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -283,5 +284,63 @@ var _ = Describe("without an OpenBLAS library", func() {
 		Expect(err).NotTo(HaveOccurred(), string(out))
 		Expect(string(out)).To(MatchRegexp(`\b0 Failed`))
 		Expect(string(out)).To(MatchRegexp(`\b[1-9][0-9]* Skipped`))
+	})
+})
+
+// storedSource packs B from a stored row-major matrix, counting its calls.
+type storedSource struct {
+	b     []float32
+	ldb   int
+	calls atomic.Int64
+}
+
+func (s *storedSource) PackPanel(dst []float32, nr, k0, kb, c0, cols int) {
+	s.calls.Add(1)
+	for p := range kb {
+		d := dst[p*nr : p*nr+nr]
+		copy(d, s.b[(k0+p)*s.ldb+c0:(k0+p)*s.ldb+c0+cols])
+		for j := cols; j < nr; j++ {
+			d[j] = float32(math.NaN()) // must be ignored: outside C
+		}
+	}
+}
+
+var _ = Describe("SgemmFrom", func() {
+	for _, kn := range blas.KernelNames() {
+		for _, th := range []int{1, 2} {
+			It(fmt.Sprintf("multiplies by a packed-on-demand B like Sgemm (go/%s/threads=%d)", kn, th), func() {
+				be := blas.NewGoWithKernel(th, kn)
+				DeferCleanup(be.Close)
+				for i, c := range gemmCases() {
+					if c.transA || c.transB || c.k == 0 {
+						continue
+					}
+					c.alpha, c.beta = 1, 0
+					r := rand.New(rand.NewPCG(uint64(i), 9))
+					a, lda, b, ldb, cm, ldc := c.operands(r)
+					for j := range cm {
+						cm[j] = float32(math.NaN()) // overwritten, never read
+					}
+					want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
+					src := &storedSource{b: b, ldb: ldb}
+					be.SgemmFrom(c.m, c.n, c.k, a, lda, src, cm, ldc)
+					Expect(src.calls.Load()).To(BeNumerically(">", 0))
+					for row := range c.m {
+						for j := range c.n {
+							got, w := float64(cm[row*ldc+j]), want[row*c.n+j]
+							Expect(math.Abs(got-w)).To(BeNumerically("<=", tol[row*c.n+j]), "%v: C[%d][%d]", c, row, j)
+						}
+					}
+				}
+			})
+		}
+	}
+
+	It("rejects a missing source and short buffers", func() {
+		be := blas.NewGo(1)
+		DeferCleanup(be.Close)
+		c := make([]float32, 4)
+		Expect(func() { be.SgemmFrom(2, 2, 2, make([]float32, 4), 2, nil, c, 2) }).To(PanicWith(ContainSubstring("source")))
+		Expect(func() { be.SgemmFrom(2, 2, 2, make([]float32, 3), 2, &storedSource{}, c, 2) }).To(Panic())
 	})
 })

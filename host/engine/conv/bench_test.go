@@ -137,3 +137,67 @@ func BenchmarkConvBatched(b *testing.B) {
 		ws.Close()
 	}
 }
+
+// forwardLayers are the non-pointwise layers of yolov5s at batch 1 (the
+// inference benchmark) and of yolov5n at batch 8 (the training one), 320.
+var forwardLayers = func() []struct {
+	name string
+	g    conv.Geometry
+} {
+	var ls []struct {
+		name string
+		g    conv.Geometry
+	}
+	add := func(n, c, hw, k, kk, s int) {
+		p := kk / 2
+		if kk == 6 {
+			p = 2
+		}
+		ls = append(ls, struct {
+			name string
+			g    conv.Geometry
+		}{fmt.Sprintf("b%d_%dx%d_k%d_%dx%ds%d", n, c, hw, k, kk, kk, s),
+			conv.Geometry{N: n, C: c, H: hw, W: hw, K: k, KH: kk, KW: kk, StrideH: s, StrideW: s, PadT: p, PadL: p, PadB: p, PadR: p}})
+	}
+	for _, v := range []struct{ n, w int }{{1, 32}, {8, 16}} {
+		w := v.w
+		add(v.n, 3, 320, w, 6, 2)
+		add(v.n, w, 160, 2*w, 3, 2)
+		add(v.n, w, 80, w, 3, 1)
+		add(v.n, 2*w, 80, 4*w, 3, 2)
+		add(v.n, 2*w, 40, 2*w, 3, 1)
+		add(v.n, 4*w, 40, 8*w, 3, 2)
+		add(v.n, 4*w, 20, 4*w, 3, 1)
+		add(v.n, 8*w, 20, 16*w, 3, 2)
+		add(v.n, 8*w, 10, 8*w, 3, 1)
+	}
+	return ls
+}()
+
+// BenchmarkConvForward compares the forward pass of those layers on the
+// implicit path and on im2col + sgemm.
+func BenchmarkConvForward(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, be := range benchBackends(b) {
+		ws := conv.NewWorkspace(be.Threads())
+		for _, l := range forwardLayers {
+			g := l.g
+			ws.Reserve(g)
+			x, w, bias, y := randTensor(r, g.InputSize()), randTensor(r, g.WeightSize()), randTensor(r, g.K), make([]float32, g.OutputSize())
+			for _, implicit := range []bool{true, false} {
+				ws.SetImplicit(implicit)
+				mode := map[bool]string{true: "implicit", false: "im2col"}[implicit]
+				b.Run(fmt.Sprintf("%s-t%d/%s/%s", be.Name(), be.Threads(), l.name, mode), func(b *testing.B) {
+					for range b.N {
+						if err := conv.Forward(be, g, x, w, bias, y, ws); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(2*float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			ws.SetImplicit(true)
+		}
+		ws.Close()
+	}
+}

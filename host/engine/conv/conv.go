@@ -40,6 +40,9 @@ func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 	if ws.batched(g) {
 		return forwardBatched(be, g, x, w, bias, y, ws)
 	}
+	if gb := ws.implicitFor(be, g); gb != nil {
+		return forwardImplicit(gb, g, x, w, bias, y, ws)
+	}
 	beta := float32(0)
 	if bias != nil {
 		t.kind, t.items = taskFillBias, g.N*g.K
@@ -129,6 +132,17 @@ func Backward(be blas.Backend, g Geometry, x, w, dy, dx, dw, db []float32, ws *W
 	}
 	if ws.batched(g) {
 		return backwardBatched(be, g, x, w, dy, dx, dw, ws)
+	}
+	if _, ok := transposed(g); ok && dx != nil {
+		if gb := ws.implicitFor(be, g); gb != nil {
+			if err := inputGradImplicit(gb, g, w, dy, dx, ws); err != nil {
+				return err
+			}
+			dx = nil
+			if dw == nil {
+				return nil
+			}
+		}
 	}
 
 	cg, kg := g.C/g.Groups, g.K/g.Groups

@@ -36,6 +36,7 @@ var geometries = []geomCase{
 	{"stride 3 by 2, pads larger than stride", conv.Geometry{N: 1, C: 2, H: 11, W: 9, K: 3, KH: 4, KW: 3, StrideH: 3, StrideW: 2, PadT: 3, PadL: 2, PadB: 1, PadR: 2}, false, "im2col"},
 	{"1x1", conv.Geometry{N: 2, C: 6, H: 5, W: 4, K: 5, KH: 1, KW: 1}, false, "pointwise"},
 	{"1x1 grouped g=2", conv.Geometry{N: 1, C: 6, H: 4, W: 4, K: 4, KH: 1, KW: 1, Groups: 2}, false, "pointwise"},
+	{"1x1 pad 1 (padding beyond the kernel's reach)", conv.Geometry{N: 1, C: 3, H: 5, W: 4, K: 2, KH: 1, KW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, false, "im2col"},
 	{"1x1 stride 2", conv.Geometry{N: 1, C: 4, H: 7, W: 7, K: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 2}, false, "im2col"},
 	{"6x6 stride 2 pad 2 (YOLOv5 stem)", conv.Geometry{N: 2, C: 3, H: 16, W: 16, K: 8, KH: 6, KW: 6, StrideH: 2, StrideW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2}, false, "im2col"},
 	{"kernel covers whole input", conv.Geometry{N: 2, C: 3, H: 5, W: 5, K: 2, KH: 5, KW: 5}, false, "im2col"},
@@ -43,6 +44,7 @@ var geometries = []geomCase{
 	{"larger dense (parallel)", conv.Geometry{N: 2, C: 16, H: 20, W: 20, K: 48, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, false, "im2col"},
 	{"larger grouped stride 2 (parallel)", conv.Geometry{N: 2, C: 16, H: 41, W: 40, K: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2}, false, "im2col"},
 	{"larger depthwise multiplier 2 (parallel)", conv.Geometry{N: 2, C: 8, H: 20, W: 21, K: 16, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 8}, false, "depthwise"},
+	{"deep dense stride 2 (several k blocks, parallel)", conv.Geometry{N: 1, C: 48, H: 23, W: 22, K: 20, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, false, "im2col"},
 	{"larger 1x1 (parallel)", conv.Geometry{N: 2, C: 24, H: 30, W: 30, K: 40, KH: 1, KW: 1}, false, "pointwise"},
 }
 
@@ -95,13 +97,16 @@ var _ = Describe("Conv2d", func() {
 			})
 
 			for i, gc := range geometries {
-				for _, banded := range []bool{false, true} {
+				for _, mode := range []string{"", "im2col", "16-pixel column bands"} {
 					name := fmt.Sprintf("%s (%s): forward and backward match the float64 reference and finite differences", gc.name, gc.pathway)
-					if banded {
-						name = fmt.Sprintf("%s (%s) in 16-pixel column bands: forward and backward match the float64 reference and finite differences", gc.name, gc.pathway)
+					if mode != "" {
+						name = fmt.Sprintf("%s (%s) with %s: forward and backward match the float64 reference and finite differences", gc.name, gc.pathway, mode)
 					}
 					It(name, func() {
-						if banded {
+						if mode != "" {
+							ws.SetImplicit(false)
+						}
+						if mode == "16-pixel column bands" {
 							ws.SetBandFloats(1)
 							ws.SetBatchedPixels(-1) // batches of small maps would take the batched path instead
 						}
@@ -207,12 +212,18 @@ var _ = Describe("Conv2d", func() {
 		It("reports ErrWorkspace when a caller buffer is too small", func() {
 			be := blas.NewGo(1)
 			ws := conv.NewWorkspace(1)
-			ws.SetBuffer(make([]float32, g.WorkspaceSize()-1))
 			x, w := make([]float32, g.InputSize()), make([]float32, g.WeightSize())
-			err := conv.Forward(be, g, x, w, nil, make([]float32, g.OutputSize()), ws)
+			y := make([]float32, g.OutputSize())
+			ws.SetBuffer(make([]float32, 16))
+			err := conv.Forward(be, g, x, w, nil, y, ws)
+			Expect(errors.Is(err, conv.ErrWorkspace)).To(BeTrue(), "%v", err)
+			// The backward pass needs the most: the column matrix.
+			ws.SetBuffer(make([]float32, g.WorkspaceSize()-1))
+			err = conv.Backward(be, g, x, w, y, make([]float32, len(x)), make([]float32, len(w)), nil, ws)
 			Expect(errors.Is(err, conv.ErrWorkspace)).To(BeTrue(), "%v", err)
 			ws.SetBuffer(make([]float32, g.WorkspaceSize()))
-			Expect(conv.Forward(be, g, x, w, nil, make([]float32, g.OutputSize()), ws)).To(Succeed())
+			Expect(conv.Forward(be, g, x, w, nil, y, ws)).To(Succeed())
+			Expect(conv.Backward(be, g, x, w, y, make([]float32, len(x)), make([]float32, len(w)), nil, ws)).To(Succeed())
 		})
 
 		It("does not allocate after warm-up", func() {
@@ -220,7 +231,11 @@ var _ = Describe("Conv2d", func() {
 			be := blas.NewGo(2)
 			ws := conv.NewWorkspace(2)
 			dwg := conv.Geometry{N: 2, C: 8, H: 12, W: 12, K: 16, KH: 3, KW: 3, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 8}
-			for _, gg := range []conv.Geometry{g, dwg} {
+			single := g // one image: the implicit path
+			single.N = 1
+			s2 := single
+			s2.StrideH, s2.StrideW = 2, 2
+			for _, gg := range []conv.Geometry{g, dwg, single, s2} {
 				ws.Reserve(gg)
 				x, w, b := randTensor(r, gg.InputSize()), randTensor(r, gg.WeightSize()), randTensor(r, gg.K)
 				y, dx, dw, db := make([]float32, gg.OutputSize()), make([]float32, len(x)), make([]float32, len(w)), make([]float32, gg.K)

@@ -1,11 +1,16 @@
 // Package conv implements 2-D convolution (forward and backward) for NCHW
 // float32 tensors on top of a blas.Backend.
 //
-// Dense and grouped convolutions are lowered to im2col + sgemm (1x1 stride-1
-// unpadded ones multiply the input directly); depthwise convolutions
-// (groups == input channels, any channel multiplier) use a direct kernel,
-// since their per-group matrix products are too small for sgemm. The input
-// gradient scatters the column gradient back with col2im.
+// Dense and grouped convolutions are lowered to matrix products. Dense
+// ones take the implicit path (implicit.go: the column matrix is packed
+// straight from zero-padded stride-phase copies of the input, never
+// stored) for the forward pass and, at stride 1, for the input gradient;
+// the rest use im2col + sgemm, and 1x1 stride-1 unpadded convolutions
+// multiply the input directly. Batches of small maps multiply the whole
+// batch at once instead. Depthwise convolutions (groups == input channels,
+// any channel multiplier) use a direct kernel, since their per-group
+// matrix products are too small for sgemm. The im2col input gradient
+// scatters the column gradient back with col2im.
 //
 // Tensor layouts follow PyTorch/ONNX: x is [N, C, H, W], w is
 // [K, C/Groups, KH, KW], bias is [K] and y is [N, K, OH, OW]. Nothing
@@ -101,10 +106,11 @@ func (g Geometry) WorkspaceSize() int {
 	if g.pointwise() {
 		return 0
 	}
+	need := (g.C / g.norm().Groups) * g.KH * g.KW * ohw
 	if g.norm().Groups == 1 && g.N > 1 && ohw <= defaultBatchedPixels {
-		return (g.C*g.KH*g.KW + g.K) * g.N * ohw
+		need = (g.C*g.KH*g.KW + g.K) * g.N * ohw
 	}
-	return (g.C / g.norm().Groups) * g.KH * g.KW * ohw
+	return max(need, implicitScratch(g))
 }
 
 // Validate reports whether g describes a well-formed convolution.

@@ -17,6 +17,8 @@ const (
 	taskCol2imBatched
 	taskUnbatch
 	taskBatch
+	taskPhasePlanes
+	taskFromGrid
 )
 
 // task is the parallel region of one kernel invocation. Its slices point at
@@ -32,6 +34,7 @@ type task struct {
 	p0, p1          int // im2col's output pixel range; both zero for all
 	items           int // units of work split across workers
 	channelsInGroup int
+	plan            implicitPlan // the implicit path's layout
 }
 
 func (t *task) reset() {
@@ -78,6 +81,14 @@ func (t *task) Run(worker, workers int) {
 	case taskCol2imBatched:
 		for i := lo; i < hi; i++ {
 			t.col2imBatchedChannel(i)
+		}
+	case taskPhasePlanes:
+		for i := lo; i < hi; i++ {
+			t.phasePlane(i)
+		}
+	case taskFromGrid:
+		for k := lo; k < hi; k++ {
+			t.fromGrid(k)
 		}
 	case taskUnbatch, taskBatch:
 		// Between NCHW planes (n, k) and the batched layout's rows k,

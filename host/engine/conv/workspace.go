@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/yoloforge/yoloforge/host/engine/blas"
 	"github.com/yoloforge/yoloforge/host/engine/blas/parallel"
 )
 
@@ -26,6 +27,11 @@ type Workspace struct {
 	// batched-columns path (see batched): zero for the default, negative
 	// for never.
 	batchedPixels int
+	// noImplicit turns the implicit path off (see implicit.go).
+	noImplicit bool
+	gemm       *blas.Go // runs the implicit path when the backend is not Go
+	source     implicitSource
+	offs       []int32
 }
 
 // NewWorkspace returns a workspace whose element-wise kernels use
@@ -78,9 +84,16 @@ func (ws *Workspace) SetBandFloats(n int) { ws.bandFloats = n }
 // negative: never). A tuning knob, like SetBandFloats.
 func (ws *Workspace) SetBatchedPixels(n int) { ws.batchedPixels = n }
 
+// SetImplicit turns the implicit path (implicit.go) on, the default, or
+// off. A tuning knob, like SetBandFloats.
+func (ws *Workspace) SetImplicit(on bool) { ws.noImplicit = !on }
+
 // Close stops the worker goroutines.
 func (ws *Workspace) Close() {
 	ws.pool.Close()
+	if ws.gemm != nil {
+		ws.gemm.Close()
+	}
 }
 
 // scratch returns n floats of scratch memory.
