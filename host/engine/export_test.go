@@ -1,5 +1,5 @@
 package engine
 
-// BiasesMovedIntoSiLU is how many Conv biases an eval plan adds in the
-// SiLU after the convolution (see fuseBiasSiLU).
-func (p *Plan) BiasesMovedIntoSiLU() int { return len(p.biasMovedTo) }
+// ConvsWithSiLU is how many Conv nodes of an eval plan apply the SiLU
+// after them (see fuseConvSiLU).
+func (p *Plan) ConvsWithSiLU() int { return len(p.convSiLU) }

@@ -106,10 +106,12 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			return st, err
 		}
 		p.ws.Reserve(g)
-		if _, moved := p.biasMovedTo[n.Name]; moved {
-			b = nil
-		}
 		st.fwd = func() error { return conv.Forward(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws) }
+		if p.convSiLU[n.Name] {
+			st.fwd = func() error {
+				return conv.ForwardAct(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws, ops.BiasSiLURow)
+			}
+		}
 		if backward {
 			dx := p.sink(x, 0)
 			dw, db := gradOf(wt), gradOf(b)
@@ -157,7 +159,7 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 
 	case "SiLU", "Sigmoid", "Relu", "HardSwish", "HardSigmoid", "LeakyRelu", "Clip":
 		if p.fusedAway[n.Name] {
-			st.fwd = func() error { return nil } // computed by the BatchNorm before it
+			st.fwd = func() error { return nil } // computed by the Conv or BatchNorm before it
 			return st, nil
 		}
 		fwd, bwd, err := activation(n)
@@ -165,10 +167,6 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			return st, err
 		}
 		st.fwd = func() error { return fwd(x.data, y.data, w) }
-		if bias := p.siluBias[n.Name]; bias != nil {
-			hw := x.shape[2] * x.shape[3]
-			st.fwd = func() error { return ops.BiasSiLU(x.data, y.data, bias.data, hw, w) }
-		}
 		if backward {
 			dx := p.sink(x, 0)
 			st.bwd = func() error {

@@ -80,12 +80,11 @@ type Plan struct {
 	scratch [][]float32
 	// zeroed are the values whose gradients are sums, reset by Backward.
 	zeroed []*value
-	// biasMovedTo maps an eval plan's Conv node to the SiLU node that adds
-	// its bias (see fuseBiasSiLU); siluBias maps that SiLU to the bias.
-	biasMovedTo map[string]string
-	siluBias    map[string]*value
-	// bnSiLU maps a train plan's BatchNormalization node to the output of
-	// the SiLU fused into it; fusedAway lists such SiLU nodes.
+	// convSiLU lists an eval plan's Conv nodes that apply the SiLU after
+	// them (see fuseConvSiLU); bnSiLU maps a train plan's
+	// BatchNormalization node to the output of the SiLU fused into it.
+	// fusedAway lists the SiLU nodes either computes.
+	convSiLU  map[string]bool
 	bnSiLU    map[string]*value
 	fusedAway map[string]bool
 }
@@ -160,8 +159,12 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 			}
 		}
 	}
-	if opts.Train && !opts.Unfused {
+	switch {
+	case opts.Unfused:
+	case opts.Train:
 		p.fuseBatchNormSiLU(g)
+	default:
+		p.fuseConvSiLU(g)
 	}
 	if err := p.allocate(g); err != nil {
 		return nil, err
@@ -181,9 +184,6 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 			p.scratch[i] = make([]float32, largest)
 		}
 	}
-	if !opts.Train && !opts.Unfused {
-		p.fuseBiasSiLU(g)
-	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		st, err := p.compileNode(n)
@@ -195,25 +195,25 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 	return p, nil
 }
 
-// fuseBiasSiLU finds the Conv nodes of an eval plan whose output only feeds
-// a SiLU and moves their bias into it: the convolution then writes its
-// product straight into its output (no bias fill for the matrix product to
-// read back) and the activation adds the bias in the pass it makes anyway.
-func (p *Plan) fuseBiasSiLU(g *ir.Graph) {
+// fuseConvSiLU finds the Conv nodes of an eval plan whose output only
+// feeds a SiLU and has the convolution apply it, bias included, as it
+// writes its output (conv.ForwardAct) instead of in a pass of its own. The
+// SiLU's output shares the convolution's buffer and its step does nothing.
+func (p *Plan) fuseConvSiLU(g *ir.Graph) {
 	readers := readersOf(g)
-	p.biasMovedTo, p.siluBias = map[string]string{}, map[string]*value{}
+	p.convSiLU, p.fusedAway = map[string]bool{}, map[string]bool{}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
-		if n.Op != "Conv" || len(n.Inputs) < 3 || n.Inputs[2] == "" || len(n.Outputs) != 1 {
+		if n.Op != "Conv" || len(n.Outputs) != 1 {
 			continue
 		}
-		y, bias := p.vals[n.Outputs[0]], p.vals[n.Inputs[2]]
+		y := p.vals[n.Outputs[0]]
 		r := readers[n.Outputs[0]]
-		if y == nil || bias == nil || y.output || len(r) != 1 || r[0].Op != "SiLU" || len(y.shape) != 4 {
+		if y == nil || y.output || len(r) != 1 || r[0].Op != "SiLU" || len(r[0].Outputs) != 1 || len(y.shape) != 4 {
 			continue
 		}
-		p.biasMovedTo[n.Name] = r[0].Name
-		p.siluBias[r[0].Name] = bias
+		p.convSiLU[n.Name] = true
+		p.fusedAway[r[0].Name] = true
 	}
 }
 
@@ -312,6 +312,14 @@ func (p *Plan) allocate(g *ir.Graph) error {
 	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
+		if p.fusedAway[n.Name] {
+			// Computed in place by the convolution before it: the output
+			// takes over the input's buffer, which is not freed here.
+			v := p.vals[n.Outputs[0]]
+			v.data = p.vals[n.Inputs[0]].data
+			v.output = v.output || v.consumers == 0
+			continue
+		}
 		for _, o := range n.Outputs {
 			v := p.vals[o]
 			v.data = take(numel(v.shape))

@@ -373,6 +373,10 @@ func (j *gemmJob) packBPanel(packB []float32, q, jc, pc, nb, kb int) {
 		return
 	}
 	b, ldb := j.b, j.ldb
+	if !j.transB && nr == 32 && cols == 32 {
+		packRows32(dst, b, ldb, pc, kb, c0)
+		return
+	}
 	if !j.transB {
 		for p := range kb {
 			d := dst[p*nr : p*nr+nr]

@@ -8,10 +8,42 @@ import (
 	"github.com/yoloforge/yoloforge/host/engine/blas"
 )
 
+// Activation is an element-wise function a convolution applies to its
+// output as it writes it: dst = f(src + bias), for one row of one output
+// channel; dst may be src. Fusing it saves a pass over the output.
+type Activation func(src, dst []float32, bias float32)
+
 // Forward computes y = conv(x, w) + bias for geometry g. bias may be nil.
 // It uses be for the matrix products and ws for scratch memory and
 // parallel workers; it does not allocate once ws is large enough.
 func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
+	return ForwardAct(be, g, x, w, bias, y, ws, nil)
+}
+
+// ForwardAct is Forward followed by act (nil for none) on every output
+// row, with the bias added inside act.
+func ForwardAct(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace, act Activation) error {
+	if act == nil {
+		return forward(be, g, x, w, bias, y, ws)
+	}
+	g = g.norm()
+	if g.Depthwise() || ws.batched(g) || ws.implicitFor(be, g) == nil {
+		// The other paths apply act in a pass of their own.
+		if err := forward(be, g, x, w, nil, y, ws); err != nil {
+			return err
+		}
+		t := &ws.task
+		defer t.reset()
+		t.g, t.oh, t.ow = g, g.OutH(), g.OutW()
+		t.kind, t.items, t.y, t.bias, t.act = taskActivate, g.N*g.K, y, bias, act
+		ws.run(g.OutputSize())
+		return nil
+	}
+	ws.task.act = act
+	return forward(be, g, x, w, bias, y, ws)
+}
+
+func forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
 	err := check(be, g, ws)
 	g = g.norm()
 	err = cmp.Or(err,

@@ -126,6 +126,18 @@ var _ = Describe("Conv2d", func() {
 						Expect(conv.Forward(be, g, x, w, bias, y, ws)).To(Succeed())
 						expectClose("y", y, refForward(g, x, w, bias))
 
+						// A fused activation sees each output with its bias added.
+						act := func(src, dst []float32, b float32) {
+							for j, v := range src {
+								dst[j] = max(v+b, 0) * 3
+							}
+						}
+						ya := make([]float32, len(y))
+						Expect(conv.ForwardAct(be, g, x, w, bias, ya, ws, act)).To(Succeed())
+						for j, v := range ya {
+							Expect(v).To(BeNumerically("~", max(y[j], 0)*3, 1e-5), "activated y[%d]", j)
+						}
+
 						dy := randTensor(r, g.OutputSize())
 						dx, dw, db := make([]float32, len(x)), make([]float32, len(w)), make([]float32, g.K)
 						for _, s := range [][]float32{dx, dw, db} {

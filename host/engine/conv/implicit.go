@@ -2,6 +2,7 @@ package conv
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/yoloforge/yoloforge/host/engine/blas"
 )
@@ -62,10 +63,15 @@ func (p implicitPlan) offset(r int) int {
 type implicitSource struct {
 	planes []float32
 	offs   []int32 // per column-matrix row
+	maxOff int     // the largest of offs
 }
 
 // PackPanel implements blas.PanelSource.
 func (s *implicitSource) PackPanel(dst []float32, nr, k0, kb, c0, cols int) {
+	if nr == 32 && cols == 32 {
+		blas.PackRuns32(dst, s.planes, s.offs[k0:k0+kb], s.maxOff, c0)
+		return
+	}
 	for p, o := range s.offs[k0 : k0+kb] {
 		d := dst[p*nr : p*nr+nr]
 		src := s.planes[int(o)+c0 : int(o)+c0+cols]
@@ -153,6 +159,7 @@ func runImplicit(gb *blas.Go, p implicitPlan, x, w, bias, y, buf []float32, ws *
 	ckk := g.C * g.KH * g.KW
 	src := &ws.source
 	src.planes, src.offs = planes, ws.offsets(p, ckk)
+	src.maxOff = int(slices.Max(src.offs))
 	defer func() { src.planes = nil }()
 	t := &ws.task
 	chw, ohw := g.C*g.H*g.W, p.oh*p.ow
@@ -219,6 +226,15 @@ func (t *task) fromGrid(k int) {
 	b := float32(0)
 	if t.bias != nil {
 		b = t.bias[k]
+	}
+	if t.act != nil {
+		// On the whole grid row, dropped columns included: one call per
+		// channel rather than one per output row.
+		t.act(row, row, b)
+		for oh := range p.oh {
+			copy(plane[oh*p.ow:(oh+1)*p.ow], row[oh*p.pw:])
+		}
+		return
 	}
 	for oh := range p.oh {
 		d, s := plane[oh*p.ow:(oh+1)*p.ow], row[oh*p.pw:oh*p.pw+p.ow]

@@ -19,6 +19,7 @@ const (
 	taskBatch
 	taskPhasePlanes
 	taskFromGrid
+	taskActivate
 )
 
 // task is the parallel region of one kernel invocation. Its slices point at
@@ -35,6 +36,7 @@ type task struct {
 	items           int // units of work split across workers
 	channelsInGroup int
 	plan            implicitPlan // the implicit path's layout
+	act             Activation   // applied by taskFromGrid and taskActivate
 }
 
 func (t *task) reset() {
@@ -89,6 +91,16 @@ func (t *task) Run(worker, workers int) {
 	case taskFromGrid:
 		for k := lo; k < hi; k++ {
 			t.fromGrid(k)
+		}
+	case taskActivate:
+		ohw := t.oh * t.ow
+		for i := lo; i < hi; i++ {
+			b := float32(0)
+			if t.bias != nil {
+				b = t.bias[i%t.g.K]
+			}
+			plane := t.y[i*ohw : (i+1)*ohw]
+			t.act(plane, plane, b)
 		}
 	case taskUnbatch, taskBatch:
 		// Between NCHW planes (n, k) and the batched layout's rows k,
