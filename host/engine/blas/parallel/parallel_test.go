@@ -1,8 +1,10 @@
 package parallel_test
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -59,6 +61,34 @@ var _ = Describe("Pool", func() {
 				Expect(t.seen[w].Load()).To(Equal(int32(1)))
 			}
 		}
+	})
+
+	It("hands work over whether the helpers are still polling or asleep", func() {
+		p := parallel.NewPool(2)
+		defer p.Close()
+		for i := range 40 {
+			// Gaps shorter and longer than the helpers' polling window.
+			time.Sleep(time.Duration(i%4) * 40 * time.Microsecond)
+			t := &countTask{n: 1000, panic: -1}
+			p.Run(t)
+			Expect(t.sum.Load()).To(Equal(int64(999 * 1000 / 2)))
+			Expect(t.seen[1].Load()).To(Equal(int32(1)))
+		}
+	})
+
+	It("makes progress with more workers than processors", func() {
+		prev := runtime.GOMAXPROCS(1)
+		defer runtime.GOMAXPROCS(prev)
+		p := parallel.NewPool(3)
+		defer p.Close()
+		start := time.Now()
+		for range 100 {
+			t := &countTask{n: 30, panic: -1}
+			p.Run(t)
+			Expect(t.sum.Load()).To(Equal(int64(29 * 30 / 2)))
+		}
+		// Polling goroutines yield: no run waits for a preemption tick.
+		Expect(time.Since(start)).To(BeNumerically("<", time.Second))
 	})
 
 	It("runs inline for a nil or single-worker pool", func() {
