@@ -150,7 +150,7 @@ func (a *App) detectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: {1, 3, imgsz, imgsz}}})
+			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: {1, 3, imgsz, imgsz}}, FrozenWeights: true})
 			if err != nil {
 				return err
 			}

@@ -138,7 +138,7 @@ func (a *App) benchCommand() *cobra.Command {
 				}
 			}
 			train := mode == "train"
-			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: {batch, g.Inputs[0].Shape[1], imgsz, imgsz}}, Train: train})
+			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: {batch, g.Inputs[0].Shape[1], imgsz, imgsz}}, Train: train, FrozenWeights: true})
 			if err != nil {
 				return err
 			}

@@ -144,7 +144,7 @@ func (a *App) modelForward() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: dims}})
+			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: dims}, FrozenWeights: true})
 			if err != nil {
 				return err
 			}

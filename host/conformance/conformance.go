@@ -408,7 +408,7 @@ func (r *run) check(ctx context.Context, res Result, g *ir.Graph, params *engine
 
 // engineRun runs g in an eval plan and returns its outputs by name.
 func (r *run) engineRun(g *ir.Graph, params *engine.Params, shape []int, in []float32) ([]deploy.Tensor, error) {
-	plan, err := r.opts.Engine.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: shape}})
+	plan, err := r.opts.Engine.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{g.Inputs[0].Name: shape}, FrozenWeights: true})
 	if err != nil {
 		return nil, err
 	}

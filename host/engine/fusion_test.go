@@ -89,3 +89,48 @@ var _ = Describe("kernel fusion", func() {
 		}
 	})
 })
+
+var _ = Describe("frozen weights", func() {
+	It("packs convolution weights once and repacks them on request", func() {
+		g := tinyDetector(true)
+		params := engine.NewParams(g)
+		Expect(params.Initialize(g, 5)).To(Succeed())
+		// The Go backend, so that both plans run the same kernels and
+		// agree to the bit.
+		e, err := engine.New(engine.Options{BLAS: "go"})
+		Expect(err).NotTo(HaveOccurred())
+		forward := func(frozen bool) (*engine.Plan, func() []float32) {
+			plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {1, 3, 64, 64}}, FrozenWeights: frozen})
+			Expect(err).NotTo(HaveOccurred())
+			in, _ := plan.Input("images")
+			r := rand.New(rand.NewPCG(2, 2))
+			for i := range in {
+				in[i] = r.Float32()
+			}
+			return plan, func() []float32 {
+				Expect(plan.Forward()).To(Succeed())
+				out, _ := plan.Output(plan.Outputs()[0])
+				return append([]float32(nil), out...)
+			}
+		}
+		frozen, runFrozen := forward(true)
+		_, runPlain := forward(false)
+		before := runPlain()
+		Expect(runFrozen()).To(Equal(before))
+
+		// Change every convolution weight: the frozen plan keeps the old
+		// packing until it is told.
+		for _, name := range params.Names() {
+			if p, _ := params.Get(name); p.Role == ir.RoleWeight && len(p.Shape) == 4 {
+				for i := range p.Data {
+					p.Data[i] *= -1.5
+				}
+			}
+		}
+		after := runPlain()
+		Expect(after).NotTo(Equal(before))
+		Expect(runFrozen()).To(Equal(before))
+		Expect(frozen.RepackWeights()).To(Succeed())
+		Expect(runFrozen()).To(Equal(after))
+	})
+})

@@ -106,12 +106,21 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			return st, err
 		}
 		p.ws.Reserve(g)
-		st.fwd = func() error { return conv.Forward(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws) }
+		var ex conv.Extras
 		if p.convSiLU[n.Name] {
-			st.fwd = func() error {
-				return conv.ForwardAct(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws, ops.BiasSiLURow)
-			}
+			ex.Act = ops.BiasSiLURow
 		}
+		if p.frozen {
+			pack := func() (err error) {
+				ex.Weights, err = conv.Pack(p.e.be, g, wt.data, p.ws)
+				return err
+			}
+			if err := pack(); err != nil {
+				return st, err
+			}
+			p.repack = append(p.repack, pack)
+		}
+		st.fwd = func() error { return conv.ForwardWith(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws, ex) }
 		if backward {
 			dx := p.sink(x, 0)
 			dw, db := gradOf(wt), gradOf(b)

@@ -24,6 +24,12 @@ type CompileOptions struct {
 	// Unfused compiles every node as its own kernel call, turning off the
 	// fusions that save memory passes (for tests and per-node profiles).
 	Unfused bool
+	// FrozenWeights promises that the parameters do not change while the
+	// plan is in use, so an eval plan packs its convolution weights for
+	// the matrix kernels once, at compile time, instead of on every
+	// forward pass. After changing parameters anyway, call
+	// Plan.RepackWeights. Train plans ignore it.
+	FrozenWeights bool
 	// Seed drives the random ops of train plans (Dropout, DropPath): each
 	// node draws from its own stream keyed by the seed and its name, so a
 	// plan's masks are reproducible and independent of node order.
@@ -87,6 +93,22 @@ type Plan struct {
 	convSiLU  map[string]bool
 	bnSiLU    map[string]*value
 	fusedAway map[string]bool
+	// frozen is CompileOptions.FrozenWeights for an eval plan; repack
+	// re-packs each convolution's weights (see RepackWeights).
+	frozen bool
+	repack []func() error
+}
+
+// RepackWeights packs the convolution weights of a plan compiled with
+// FrozenWeights again, after its parameters changed. Other plans have
+// nothing to repack.
+func (p *Plan) RepackWeights() error {
+	for _, f := range p.repack {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Compile turns g into a plan for the given input shapes, using params
@@ -97,7 +119,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Plan{e: e, params: params, train: opts.Train, seed: opts.Seed, vals: map[string]*value{}, outputs: g.Outputs,
-		ws: conv.NewWorkspace(e.workers)}
+		ws: conv.NewWorkspace(e.workers), frozen: opts.FrozenWeights && !opts.Train}
 	for _, in := range g.Inputs {
 		s := shapes[in.Name]
 		for _, d := range s {
@@ -197,7 +219,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 
 // fuseConvSiLU finds the Conv nodes of an eval plan whose output only
 // feeds a SiLU and has the convolution apply it, bias included, as it
-// writes its output (conv.ForwardAct) instead of in a pass of its own. The
+// writes its output (conv.ForwardWith) instead of in a pass of its own. The
 // SiLU's output shares the convolution's buffer and its step does nothing.
 func (p *Plan) fuseConvSiLU(g *ir.Graph) {
 	readers := readersOf(g)

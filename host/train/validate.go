@@ -48,7 +48,7 @@ func (v *Validator) plan(params *engine.Params, n, h, w int) (*engine.Plan, erro
 	if p, ok := v.plans[key]; ok {
 		return p, nil
 	}
-	p, err := v.eng.Compile(v.g, params, engine.CompileOptions{Inputs: ir.Shapes{v.g.Inputs[0].Name: {n, 3, h, w}}})
+	p, err := v.eng.Compile(v.g, params, engine.CompileOptions{Inputs: ir.Shapes{v.g.Inputs[0].Name: {n, 3, h, w}}, FrozenWeights: true})
 	if err != nil {
 		return nil, err
 	}
@@ -58,6 +58,15 @@ func (v *Validator) plan(params *engine.Params, n, h, w int) (*engine.Plan, erro
 
 // Run scores params (the EMA weights during training).
 func (v *Validator) Run(ctx context.Context, params *engine.Params) (*eval.Report, error) {
+	if v.params == params {
+		// Same parameter set, new values (the EMA after another epoch):
+		// the cached plans' packed weights are stale.
+		for _, p := range v.plans {
+			if err := p.RepackWeights(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	stats := eval.NewStats(v.head.NC)
 	nms := eval.ValNMSOptions()
 	for b, err := range v.loader.Epoch(ctx, 0) {

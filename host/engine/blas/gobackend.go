@@ -145,6 +145,90 @@ func (g *Go) SgemmFrom(m, n, k int, a []float32, lda int, src PanelSource, c []f
 	g.run(m, n, k, a, lda, c, ldc)
 }
 
+// PackedA is a matrix packed once as the A operand of many products, for
+// weights that stay fixed over many calls: the products then skip packing
+// it (and, when they split C by columns, packing it once per worker).
+type PackedA struct {
+	m, k   int
+	kernel string
+	mPad   int // rows rounded up to whole micro-panels
+	data   []float32
+}
+
+// Rows and Cols give the packed matrix's shape.
+func (p *PackedA) Rows() int { return p.m }
+
+// Cols gives the packed matrix's column count.
+func (p *PackedA) Cols() int { return p.k }
+
+// PackA packs the row-major m×k matrix a (leading dimension lda) for
+// SgemmPacked and SgemmFromPacked on this backend. The result does not
+// alias a: later changes to a need a new PackA.
+func (g *Go) PackA(m, k int, a []float32, lda int) *PackedA {
+	if m <= 0 || k <= 0 {
+		panic(fmt.Sprintf("blas: PackA: m=%d k=%d", m, k))
+	}
+	checkMatrix("a", m, k, a, lda)
+	mr := g.kern.mr
+	p := &PackedA{m: m, k: k, kernel: g.kern.name, mPad: roundUp(m, mr)}
+	p.data = alignedFloats(p.mPad * k)
+	j := gemmJob{kern: g.kern, m: m, k: k, alpha: 1, a: a, lda: lda}
+	j.kc = ceilDiv(k, ceilDiv(k, kcMax))
+	for pc := 0; pc < k; pc += j.kc {
+		kb := min(j.kc, k-pc)
+		for q := range p.mPad / mr {
+			j.packAPanel(p.data[pc*p.mPad:], q, 0, pc, m, kb)
+		}
+	}
+	return p
+}
+
+// SgemmPacked computes C = A·B + beta·C for a packed A (m×k) and a
+// row-major k×n B with leading dimension ldb.
+func (g *Go) SgemmPacked(pa *PackedA, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g.checkPacked(pa)
+	checkMatrix("b", pa.k, n, b, ldb)
+	checkMatrix("c", pa.m, n, c, ldc)
+	if n == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	j := &g.job
+	j.transA, j.transB = false, false
+	j.alpha, j.beta = 1, beta
+	j.b, j.ldb, j.pre = b, ldb, pa
+	g.run(pa.m, n, pa.k, nil, 0, c, ldc)
+}
+
+// SgemmFromPacked is SgemmFrom for a packed A.
+func (g *Go) SgemmFromPacked(pa *PackedA, n int, src PanelSource, c []float32, ldc int) {
+	g.checkPacked(pa)
+	if src == nil {
+		panic("blas: SgemmFromPacked: nil source")
+	}
+	checkMatrix("c", pa.m, n, c, ldc)
+	if n == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	j := &g.job
+	j.transA, j.transB = false, false
+	j.alpha, j.beta = 1, 0
+	j.src, j.pre = src, pa
+	g.run(pa.m, n, pa.k, nil, 0, c, ldc)
+}
+
+func (g *Go) checkPacked(pa *PackedA) {
+	if pa == nil {
+		panic("blas: nil packed A")
+	}
+	if pa.kernel != g.kern.name {
+		panic(fmt.Sprintf("blas: A was packed for the %s kernel, this backend runs %s", pa.kernel, g.kern.name))
+	}
+}
+
 // run executes the product set up in g.job; the caller holds g.mu.
 func (g *Go) run(m, n, k int, a []float32, lda int, c []float32, ldc int) {
 	j := &g.job
@@ -176,7 +260,7 @@ func (g *Go) run(m, n, k int, a []float32, lda int, c []float32, ldc int) {
 		g.pool.Run(j)
 	}
 	// Drop references to caller memory so the backend does not pin it.
-	j.a, j.b, j.c, j.src = nil, nil, nil, nil
+	j.a, j.b, j.c, j.src, j.pre = nil, nil, nil, nil, nil
 }
 
 // gemmJob is the parallel region of one Sgemm call; it lives inside Go so
@@ -188,6 +272,7 @@ type gemmJob struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	src            PanelSource // packs B instead of b when set
+	pre            *PackedA    // A packed beforehand instead of a when set
 	lda, ldb, ldc  int
 	mc, nc, kc     int
 
@@ -227,6 +312,9 @@ func (j *gemmJob) planStrips(w int) {
 		costB = 2
 	}
 	extraN := costA * float64(j.m) * float64(j.k) // per extra column strip
+	if j.pre != nil {
+		extraN = 0 // A is packed already
+	}
 	extraM := costB * float64(j.n) * float64(j.k) // per extra row strip
 	splitM := np < w || (mp >= w && extraM < extraN)
 	panels, unit, extra := np, nr, extraN
@@ -284,10 +372,17 @@ func (j *gemmJob) strip(ws *gemmWorkspace, r0, r1, c0, c1 int) {
 			for ic := r0; ic < r1; ic += j.mc {
 				mb := min(j.mc, r1-ic)
 				mp := ceilDiv(mb, mr)
-				for q := range mp {
-					j.packAPanel(ws.packA, q, ic, pc, mb, kb)
+				packA := ws.packA
+				if j.pre != nil {
+					// k block pc holds every row panel in turn; ic is a
+					// multiple of mr.
+					packA = j.pre.data[pc*j.pre.mPad+ic*kb:]
+				} else {
+					for q := range mp {
+						j.packAPanel(packA, q, ic, pc, mb, kb)
+					}
 				}
-				j.compute(ws, ic, jc, mb, nb, mp, np, kb, beta, load)
+				j.compute(ws, packA, ic, jc, mb, nb, mp, np, kb, beta, load)
 			}
 		}
 	}
@@ -296,7 +391,7 @@ func (j *gemmJob) strip(ws *gemmWorkspace, r0, r1, c0, c1 int) {
 // compute runs the micro-kernel over the mp x np micro-tiles of one packed
 // block pair. The B micro-panel is the outer loop so it stays hot while the
 // A micro-panels stream past it.
-func (j *gemmJob) compute(ws *gemmWorkspace, ic, jc, mb, nb, mp, np, kb int, beta float32, load bool) {
+func (j *gemmJob) compute(ws *gemmWorkspace, packA []float32, ic, jc, mb, nb, mp, np, kb int, beta float32, load bool) {
 	mr, nr := j.kern.mr, j.kern.nr
 	ldc := j.ldc
 	fn := j.kern.fn
@@ -306,7 +401,7 @@ func (j *gemmJob) compute(ws *gemmWorkspace, ic, jc, mb, nb, mp, np, kb int, bet
 		col := jc + jr*nr
 		cols := min(nr, nb-jr*nr)
 		for ir := range mp {
-			ap := ws.packA[ir*mr*kb : (ir+1)*mr*kb]
+			ap := packA[ir*mr*kb : (ir+1)*mr*kb]
 			row := ic + ir*mr
 			rows := min(mr, mb-ir*mr)
 			f, fr := fn, mr

@@ -344,3 +344,50 @@ var _ = Describe("SgemmFrom", func() {
 		Expect(func() { be.SgemmFrom(2, 2, 2, make([]float32, 3), 2, &storedSource{}, c, 2) }).To(Panic())
 	})
 })
+
+var _ = Describe("PackA", func() {
+	for _, kn := range blas.KernelNames() {
+		It(fmt.Sprintf("gives the products of SgemmPacked and SgemmFromPacked (go/%s)", kn), func() {
+			be := blas.NewGoWithKernel(2, kn)
+			DeferCleanup(be.Close)
+			for i, c := range gemmCases() {
+				if c.transA || c.transB || c.k == 0 || c.alpha != 1 {
+					continue
+				}
+				r := rand.New(rand.NewPCG(uint64(i), 11))
+				a, lda, b, ldb, cm, ldc := c.operands(r)
+				want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
+				pa := be.PackA(c.m, c.k, a, lda)
+				Expect(pa.Rows()).To(Equal(c.m))
+				Expect(pa.Cols()).To(Equal(c.k))
+				for _, fromSource := range []bool{false, true} {
+					if fromSource && c.beta != 0 {
+						continue
+					}
+					got := append([]float32(nil), cm...)
+					if fromSource {
+						be.SgemmFromPacked(pa, c.n, &storedSource{b: b, ldb: ldb}, got, ldc)
+					} else {
+						be.SgemmPacked(pa, c.n, b, ldb, c.beta, got, ldc)
+					}
+					for row := range c.m {
+						for j := range c.n {
+							d := math.Abs(float64(got[row*ldc+j]) - want[row*c.n+j])
+							Expect(d).To(BeNumerically("<=", tol[row*c.n+j]), "%v source=%v: C[%d][%d]", c, fromSource, row, j)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	It("refuses a matrix packed for another kernel", func() {
+		names := blas.KernelNames()
+		if len(names) < 2 {
+			Skip("one kernel only")
+		}
+		a, b := blas.NewGoWithKernel(1, names[0]), blas.NewGoWithKernel(1, names[1])
+		pa := a.PackA(2, 2, []float32{1, 2, 3, 4}, 2)
+		Expect(func() { b.SgemmPacked(pa, 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) }).To(PanicWith(ContainSubstring("packed for the")))
+	})
+})

@@ -17,30 +17,67 @@ type Activation func(src, dst []float32, bias float32)
 // It uses be for the matrix products and ws for scratch memory and
 // parallel workers; it does not allocate once ws is large enough.
 func Forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
-	return ForwardAct(be, g, x, w, bias, y, ws, nil)
+	return ForwardWith(be, g, x, w, bias, y, ws, Extras{})
 }
 
-// ForwardAct is Forward followed by act (nil for none) on every output
-// row, with the bias added inside act.
-func ForwardAct(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace, act Activation) error {
-	if act == nil {
+// Extras are the optional parts of a forward pass that eval plans use.
+type Extras struct {
+	// Act, when set, is applied to every output row, with the bias added
+	// inside it.
+	Act Activation
+	// Weights, when set, are w packed by Pack: the products skip packing
+	// them. They must have been packed from the w passed along.
+	Weights *Packed
+}
+
+// ForwardWith is Forward with extras.
+func ForwardWith(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace, ex Extras) error {
+	if ex.Weights != nil && ex.Weights.g != g {
+		return fmt.Errorf("conv: forward %v: weights packed for %v", g, ex.Weights.g)
+	}
+	t := &ws.task
+	t.packed = ex.Weights
+	defer t.reset() // also when forward fails its checks
+	if ex.Act == nil {
 		return forward(be, g, x, w, bias, y, ws)
 	}
+	act := ex.Act
 	g = g.norm()
 	if g.Depthwise() || ws.batched(g) || ws.implicitFor(be, g) == nil {
 		// The other paths apply act in a pass of their own.
 		if err := forward(be, g, x, w, nil, y, ws); err != nil {
 			return err
 		}
-		t := &ws.task
-		defer t.reset()
 		t.g, t.oh, t.ow = g, g.OutH(), g.OutW()
 		t.kind, t.items, t.y, t.bias, t.act = taskActivate, g.N*g.K, y, bias, act
 		ws.run(g.OutputSize())
 		return nil
 	}
-	ws.task.act = act
+	t.act = act
 	return forward(be, g, x, w, bias, y, ws)
+}
+
+// Packed is a dense convolution's weights packed once for the engine's
+// own matrix kernels (blas.Go.PackA), for plans whose weights stay fixed.
+type Packed struct {
+	g Geometry
+	a *blas.PackedA
+}
+
+// Pack packs w for g's forward passes with be, or returns nil when they
+// would not use packed weights (grouped and depthwise convolutions).
+func Pack(be blas.Backend, g Geometry, w []float32, ws *Workspace) (*Packed, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkLen("w", w, g.WeightSize()); err != nil {
+		return nil, fmt.Errorf("conv: pack %v: %w", g, err)
+	}
+	if g.norm().Groups != 1 {
+		return nil, nil
+	}
+	ckk := g.C * g.KH * g.KW
+	return &Packed{g: g, a: ws.goBackend(be).PackA(g.K, ckk, w, ckk)}, nil
 }
 
 func forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace) error {
@@ -113,6 +150,10 @@ func forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 				t.kind, t.items, t.x, t.col = taskIm2col, ckk, xg, col
 				ws.run(ckk * ohw)
 				b = col
+			}
+			if t.packed != nil {
+				ws.goBackend(be).SgemmPacked(t.packed.a, ohw, b, ohw, beta, yg, ohw)
+				continue
 			}
 			be.Sgemm(false, false, kg, ohw, ckk, 1, wg, ckk, b, ohw, beta, yg, ohw)
 		}
@@ -262,7 +303,11 @@ func forwardBatched(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Wo
 	col, out := buf[:ckk*cols], buf[ckk*cols:]
 	t.kind, t.items, t.x, t.col = taskIm2colBatched, g.N*ckk, x, col
 	ws.run(len(col))
-	be.Sgemm(false, false, g.K, cols, ckk, 1, w, ckk, col, cols, 0, out, cols)
+	if t.packed != nil {
+		ws.goBackend(be).SgemmPacked(t.packed.a, cols, col, cols, 0, out, cols)
+	} else {
+		be.Sgemm(false, false, g.K, cols, ckk, 1, w, ckk, col, cols, 0, out, cols)
+	}
 	t.kind, t.items, t.col, t.y, t.bias = taskUnbatch, g.N*g.K, out, y, bias
 	ws.run(len(out))
 	return nil

@@ -133,9 +133,22 @@ var _ = Describe("Conv2d", func() {
 							}
 						}
 						ya := make([]float32, len(y))
-						Expect(conv.ForwardAct(be, g, x, w, bias, ya, ws, act)).To(Succeed())
+						Expect(conv.ForwardWith(be, g, x, w, bias, ya, ws, conv.Extras{Act: act})).To(Succeed())
 						for j, v := range ya {
 							Expect(v).To(BeNumerically("~", max(y[j], 0)*3, 1e-5), "activated y[%d]", j)
+						}
+
+						// Weights packed once give the same outputs.
+						pk, err := conv.Pack(be, g, w, ws)
+						Expect(err).NotTo(HaveOccurred())
+						Expect(pk == nil).To(Equal(g.Groups > 1))
+						yp := make([]float32, len(y))
+						Expect(conv.ForwardWith(be, g, x, w, bias, yp, ws, conv.Extras{Weights: pk})).To(Succeed())
+						expectClose("y with packed weights", yp, refForward(g, x, w, bias))
+						if pk != nil {
+							other := g
+							other.K++
+							Expect(conv.ForwardWith(be, other, x, w, bias, yp, ws, conv.Extras{Weights: pk})).To(MatchError(ContainSubstring("weights packed for")))
 						}
 
 						dy := randTensor(r, g.OutputSize())

@@ -89,6 +89,12 @@ func (ws *Workspace) implicitFor(be blas.Backend, g Geometry) *blas.Go {
 	if ws.noImplicit || g.Groups != 1 || g.pointwise() {
 		return nil
 	}
+	return ws.goBackend(be)
+}
+
+// goBackend returns be when it is the Go backend, else one the workspace
+// keeps for the paths that need the engine's own kernels.
+func (ws *Workspace) goBackend(be blas.Backend) *blas.Go {
 	if gb, ok := be.(*blas.Go); ok {
 		return gb
 	}
@@ -166,7 +172,11 @@ func runImplicit(gb *blas.Go, p implicitPlan, x, w, bias, y, buf []float32, ws *
 	for n := range g.N {
 		t.kind, t.items, t.x, t.col, t.plan = taskPhasePlanes, p.planes, x[n*chw:(n+1)*chw], planes, p
 		ws.run(len(planes))
-		gb.SgemmFrom(g.K, p.cols, ckk, w, ckk, src, grid, p.cols)
+		if t.packed != nil {
+			gb.SgemmFromPacked(t.packed.a, p.cols, src, grid, p.cols)
+		} else {
+			gb.SgemmFrom(g.K, p.cols, ckk, w, ckk, src, grid, p.cols)
+		}
 		t.kind, t.items, t.col, t.y, t.bias = taskFromGrid, g.K, grid, y[n*g.K*ohw:(n+1)*g.K*ohw], bias
 		ws.run(g.K * ohw)
 	}

@@ -37,6 +37,7 @@ type task struct {
 	channelsInGroup int
 	plan            implicitPlan // the implicit path's layout
 	act             Activation   // applied by taskFromGrid and taskActivate
+	packed          *Packed      // the weights, packed; nil to pack them per call
 }
 
 func (t *task) reset() {

@@ -29,7 +29,7 @@ func biasSiluPlanes(x, y, bias []float32, hw, p0, p1 int) {
 
 // BiasSiLURow computes y = silu(x + b) for one row, in place if y is x:
 // the activation a convolution applies to each output row itself (see
-// conv.ForwardAct). y must be at least as long as x. Unlike BiasSiLU it
+// conv.ForwardWith). y must be at least as long as x. Unlike BiasSiLU it
 // neither checks nor splits its work, so that per-row calls stay cheap.
 func BiasSiLURow(x, y []float32, b float32) { biasSiluPlane(x, y, b) }
 
