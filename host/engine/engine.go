@@ -11,6 +11,7 @@ import (
 	"runtime"
 
 	"github.com/yoloforge/yoloforge/host/engine/blas"
+	"github.com/yoloforge/yoloforge/host/engine/blas/parallel"
 )
 
 // Options configure an Engine.
@@ -28,6 +29,9 @@ type Engine struct {
 	be      blas.Backend
 	desc    string
 	workers int
+	// pool runs the matrix products and every plan's convolution kernels:
+	// one set of helpers, which poll for work between regions.
+	pool *parallel.Pool
 }
 
 // New opens the BLAS backend the options ask for.
@@ -36,11 +40,22 @@ func New(opts Options) (*Engine, error) {
 	if threads <= 0 || threads > runtime.GOMAXPROCS(0) {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	be, desc, err := blas.Open(blas.Options{Prefer: opts.BLAS, Threads: threads})
+	var pool *parallel.Pool
+	if threads > 1 {
+		pool = parallel.NewPool(threads)
+	}
+	be, desc, err := blas.Open(blas.Options{Prefer: opts.BLAS, Pool: pool})
 	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &Engine{be: be, desc: desc, workers: threads}, nil
+	e := &Engine{be: be, desc: desc, workers: threads, pool: pool}
+	if pool != nil {
+		// The helpers hold no reference to the engine: stop them once it
+		// is unreachable.
+		runtime.AddCleanup(e, func(p *parallel.Pool) { p.Close() }, pool)
+	}
+	return e, nil
 }
 
 // BLAS describes the matrix-product backend in use, for `yoloforge env`.

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	"github.com/yoloforge/yoloforge/host/engine/blas/parallel"
 )
 
 // Backend computes C = alpha*op(A)*op(B) + beta*C for row-major matrices,
@@ -49,6 +51,10 @@ type Options struct {
 	// Threads caps the threads one Sgemm uses; the effective count is
 	// min(Threads, GOMAXPROCS). Zero or negative means GOMAXPROCS.
 	Threads int
+	// Pool, when set, supplies the workers instead (Threads is then
+	// ignored): the engine shares one pool between its products and its
+	// other kernels, so that only one set of helpers polls for work.
+	Pool *parallel.Pool
 }
 
 // Open returns the best backend allowed by opts together with a one-line,
@@ -57,22 +63,34 @@ type Options struct {
 // LibraryEnv says otherwise.
 func Open(opts Options) (Backend, string, error) {
 	threads := effectiveThreads(opts.Threads)
+	openblas := func() (*OpenBLAS, error) {
+		if opts.Pool != nil {
+			return NewOpenBLASOn(opts.Pool)
+		}
+		return NewOpenBLAS(threads)
+	}
+	goBackend := func() *Go {
+		if opts.Pool != nil {
+			return NewGoOn(opts.Pool)
+		}
+		return NewGo(threads)
+	}
 	switch strings.ToLower(strings.TrimSpace(opts.Prefer)) {
 	case "", "auto":
-		ob, err := NewOpenBLAS(threads)
+		ob, err := openblas()
 		if err == nil {
 			return ob, ob.Describe(), nil
 		}
-		g := NewGo(threads)
+		g := goBackend()
 		return g, fmt.Sprintf("%s; OpenBLAS unavailable: %v", g.Describe(), err), nil
 	case "openblas":
-		ob, err := NewOpenBLAS(threads)
+		ob, err := openblas()
 		if err != nil {
 			return nil, "", fmt.Errorf("blas: open preferred backend openblas: %w", err)
 		}
 		return ob, ob.Describe(), nil
 	case "go":
-		g := NewGo(threads)
+		g := goBackend()
 		return g, g.Describe(), nil
 	default:
 		return nil, "", fmt.Errorf("blas: unknown backend preference %q (want auto, openblas or go)", opts.Prefer)

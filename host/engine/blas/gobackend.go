@@ -31,6 +31,7 @@ type Go struct {
 	kern    kernel
 	threads int
 	pool    *parallel.Pool // nil when threads == 1
+	ownPool bool           // Close stops pool
 	job     gemmJob
 }
 
@@ -59,14 +60,30 @@ func NewGo(threads int) *Go {
 	return newGo(threads, kernels()[0])
 }
 
+// NewGoOn returns a pure-Go backend whose products run on pool's workers
+// (one worker for a nil pool), sharing them with whatever else uses the
+// pool; Close leaves the pool running.
+func NewGoOn(pool *parallel.Pool) *Go {
+	return newGoOn(pool, kernels()[0])
+}
+
 func newGo(threads int, k kernel) *Go {
-	g := &Go{kern: k, threads: effectiveThreads(threads)}
-	if g.threads > 1 {
-		g.pool = parallel.NewPool(g.threads)
+	var pool *parallel.Pool
+	if t := effectiveThreads(threads); t > 1 {
+		pool = parallel.NewPool(t)
+	}
+	g := newGoOn(pool, k)
+	if pool != nil {
+		g.ownPool = true
 		// The pool's helpers never reference g, so g can become
 		// unreachable; the cleanup then stops them.
-		runtime.AddCleanup(g, func(p *parallel.Pool) { p.Close() }, g.pool)
+		runtime.AddCleanup(g, func(p *parallel.Pool) { p.Close() }, pool)
 	}
+	return g
+}
+
+func newGoOn(pool *parallel.Pool, k kernel) *Go {
+	g := &Go{kern: k, threads: pool.Workers(), pool: pool}
 	g.job.ws = make([]gemmWorkspace, g.threads)
 	for i := range g.job.ws {
 		g.job.ws[i].tile = alignedFloats(k.mr * k.nr)
@@ -89,9 +106,12 @@ func (g *Go) Describe() string {
 		g.kern.name, g.threads, runtime.GOMAXPROCS(0))
 }
 
-// Close stops the worker goroutines. Sgemm must not be called afterwards.
+// Close stops the worker goroutines of a backend that made its own.
+// Sgemm must not be called afterwards.
 func (g *Go) Close() error {
-	g.pool.Close()
+	if g.ownPool {
+		g.pool.Close()
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type OpenBLAS struct {
 	lib     *openblasLib
 	threads int
 	pool    *parallel.Pool // nil when threads == 1
+	ownPool bool           // Close stops pool
 
 	// mu serialises Sgemm calls: job and the per-worker argument blocks
 	// whose addresses are passed to sgemm_ are reused.
@@ -255,16 +256,31 @@ func mappedPath(substr string) string {
 // thread count is a process-wide setting, set to 1 here. Call Close when
 // done to stop the workers.
 func NewOpenBLAS(threads int) (*OpenBLAS, error) {
+	var pool *parallel.Pool
+	if t := effectiveThreads(threads); t > 1 {
+		pool = parallel.NewPool(t)
+	}
+	o, err := NewOpenBLASOn(pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if pool != nil {
+		o.ownPool = true
+		runtime.AddCleanup(o, func(p *parallel.Pool) { p.Close() }, pool)
+	}
+	return o, nil
+}
+
+// NewOpenBLASOn is NewOpenBLAS with products run on pool's workers (one
+// for a nil pool), shared with its other users; Close leaves it running.
+func NewOpenBLASOn(pool *parallel.Pool) (*OpenBLAS, error) {
 	lib, err := loadOpenBLAS()
 	if err != nil {
 		return nil, err
 	}
 	purego.SyscallN(lib.setThreads, 1)
-	o := &OpenBLAS{lib: lib, threads: effectiveThreads(threads)}
-	if o.threads > 1 {
-		o.pool = parallel.NewPool(o.threads)
-		runtime.AddCleanup(o, func(p *parallel.Pool) { p.Close() }, o.pool)
-	}
+	o := &OpenBLAS{lib: lib, threads: pool.Workers(), pool: pool}
 	o.job.lib = lib
 	for range o.threads {
 		o.job.args = append(o.job.args, &sgemmArgs{})
@@ -297,7 +313,9 @@ func (o *OpenBLAS) Describe() string {
 
 // Close stops the workers; the shared library stays loaded.
 func (o *OpenBLAS) Close() error {
-	o.pool.Close()
+	if o.ownPool {
+		o.pool.Close()
+	}
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/engine/blas"
+	"github.com/yoloforge/yoloforge/host/engine/blas/parallel"
 )
 
 // gemmCase is one Sgemm problem. Extra leading-dimension padding exercises
@@ -389,5 +390,40 @@ var _ = Describe("PackA", func() {
 		a, b := blas.NewGoWithKernel(1, names[0]), blas.NewGoWithKernel(1, names[1])
 		pa := a.PackA(2, 2, []float32{1, 2, 3, 4}, 2)
 		Expect(func() { b.SgemmPacked(pa, 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) }).To(PanicWith(ContainSubstring("packed for the")))
+	})
+})
+
+var _ = Describe("backends on a shared pool", func() {
+	It("compute correct products side by side and leave the pool running when closed", func() {
+		pool := parallel.NewPool(2)
+		DeferCleanup(pool.Close)
+		bes := []blas.Backend{blas.NewGoOn(pool)}
+		if ob, err := blas.NewOpenBLASOn(pool); err == nil {
+			bes = append(bes, ob)
+		}
+		be, _, err := blas.Open(blas.Options{Prefer: "go", Pool: pool})
+		Expect(err).NotTo(HaveOccurred())
+		bes = append(bes, be)
+		for _, be := range bes {
+			Expect(be.Threads()).To(Equal(2))
+		}
+		done := make(chan struct{})
+		for i, be := range bes {
+			go func() {
+				defer GinkgoRecover()
+				defer func() { done <- struct{}{} }()
+				for j, c := range gemmCases()[:30] {
+					checkGemm(be, c, uint64(10*i+j))
+				}
+			}()
+		}
+		for range bes {
+			<-done
+		}
+		for _, be := range bes {
+			Expect(be.(interface{ Close() error }).Close()).To(Succeed())
+		}
+		g := blas.NewGoOn(pool)
+		checkGemm(g, gemmCase{m: 40, n: 300, k: 50, alpha: 1}, 1) // the pool still runs
 	})
 })

@@ -99,7 +99,7 @@ func (ws *Workspace) goBackend(be blas.Backend) *blas.Go {
 		return gb
 	}
 	if ws.gemm == nil {
-		ws.gemm = blas.NewGo(ws.pool.Workers())
+		ws.gemm = blas.NewGoOn(ws.pool)
 	}
 	return ws.gemm
 }

@@ -18,8 +18,9 @@ import (
 type Workspace struct {
 	buf   []float32
 	owned bool // buf was allocated here and may be regrown
-	pool  *parallel.Pool
-	task  task
+	pool    *parallel.Pool
+	ownPool bool // Close stops pool
+	task    task
 	// bandFloats overrides the column band size (see bandWidth): zero for
 	// the default, negative for no bands.
 	bandFloats int
@@ -46,10 +47,17 @@ func NewWorkspace(threads int) *Workspace {
 	}
 	ws := &Workspace{owned: true}
 	if threads > 1 {
-		ws.pool = parallel.NewPool(threads)
+		ws.pool, ws.ownPool = parallel.NewPool(threads), true
 		runtime.AddCleanup(ws, func(p *parallel.Pool) { p.Close() }, ws.pool)
 	}
 	return ws
+}
+
+// NewWorkspaceOn returns a workspace whose kernels run on pool's workers
+// (one for a nil pool), shared with the pool's other users; Close leaves
+// the pool running.
+func NewWorkspaceOn(pool *parallel.Pool) *Workspace {
+	return &Workspace{owned: true, pool: pool}
 }
 
 // Threads is the number of workers used for the non-sgemm kernels.
@@ -90,7 +98,9 @@ func (ws *Workspace) SetImplicit(on bool) { ws.noImplicit = !on }
 
 // Close stops the worker goroutines.
 func (ws *Workspace) Close() {
-	ws.pool.Close()
+	if ws.ownPool {
+		ws.pool.Close()
+	}
 	if ws.gemm != nil {
 		ws.gemm.Close()
 	}
