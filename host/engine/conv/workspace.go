@@ -16,8 +16,8 @@ import (
 // A Workspace is not safe for concurrent use; give each goroutine that runs
 // convolutions its own.
 type Workspace struct {
-	buf   []float32
-	owned bool // buf was allocated here and may be regrown
+	buf     []float32
+	owned   bool // buf was allocated here and may be regrown
 	pool    *parallel.Pool
 	ownPool bool // Close stops pool
 	task    task
