@@ -129,7 +129,7 @@ func (g *Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32,
 	g.run(m, n, k, a, lda, c, ldc)
 }
 
-// PanelSource supplies the B operand of SgemmFrom by packing it straight
+// PanelSource supplies the B operand of a Product by packing it straight
 // into the kernel's micro-panels, so that an operand defined implicitly
 // (the column matrix of a convolution, say) is never stored whole.
 // PackPanel is called concurrently by the workers.
@@ -140,29 +140,57 @@ type PanelSource interface {
 	PackPanel(dst []float32, nr, k0, kb, c0, cols int)
 }
 
-// SgemmFrom computes C = A·B for a row-major m×k matrix A (leading
-// dimension lda) and a k×n matrix B packed on demand by src; C is m×n with
-// leading dimension ldc and is overwritten.
-func (g *Go) SgemmFrom(m, n, k int, a []float32, lda int, src PanelSource, c []float32, ldc int) {
-	if m < 0 || n < 0 || k < 0 || src == nil {
-		panic(fmt.Sprintf("blas: SgemmFrom: m=%d n=%d k=%d, source %v", m, n, k, src))
+// Product is C = A·B + Beta·C with operands the Backend interface cannot
+// express: A packed beforehand (PackA) or B packed on demand (a
+// PanelSource). A is row-major and untransposed (A and LDA, or Packed), so
+// is B (B and LDB, or Source).
+type Product struct {
+	M, N, K int
+	A       []float32
+	LDA     int
+	Packed  *PackedA // instead of A
+	B       []float32
+	LDB     int
+	Source  PanelSource // instead of B
+	Beta    float32
+	C       []float32
+	LDC     int
+}
+
+// Multiply computes p. Pass a Product that lives on (in a workspace, say):
+// it is not retained after the call, but taking its address must not
+// allocate.
+func (g *Go) Multiply(p *Product) {
+	m, n, k := p.M, p.N, p.K
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("blas: Multiply: m=%d n=%d k=%d", m, n, k))
 	}
-	checkMatrix("a", m, k, a, lda)
-	checkMatrix("c", m, n, c, ldc)
+	if p.Packed != nil {
+		g.checkPacked(p.Packed)
+		if p.Packed.m != m || p.Packed.k != k {
+			panic(fmt.Sprintf("blas: Multiply: packed A is %dx%d, product needs %dx%d", p.Packed.m, p.Packed.k, m, k))
+		}
+	} else {
+		checkMatrix("a", m, k, p.A, p.LDA)
+	}
+	if p.Source == nil {
+		checkMatrix("b", k, n, p.B, p.LDB)
+	}
+	checkMatrix("c", m, n, p.C, p.LDC)
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 {
-		scaleC(m, n, 0, c, ldc)
+		scaleC(m, n, p.Beta, p.C, p.LDC)
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	j := &g.job
 	j.transA, j.transB = false, false
-	j.alpha, j.beta = 1, 0
-	j.src = src
-	g.run(m, n, k, a, lda, c, ldc)
+	j.alpha, j.beta = 1, p.Beta
+	j.b, j.ldb, j.src, j.pre = p.B, p.LDB, p.Source, p.Packed
+	g.run(m, n, k, p.A, p.LDA, p.C, p.LDC)
 }
 
 // PackedA is a matrix packed once as the A operand of many products, for
@@ -175,15 +203,15 @@ type PackedA struct {
 	data   []float32
 }
 
-// Rows and Cols give the packed matrix's shape.
+// Rows gives the packed matrix's row count.
 func (p *PackedA) Rows() int { return p.m }
 
 // Cols gives the packed matrix's column count.
 func (p *PackedA) Cols() int { return p.k }
 
-// PackA packs the row-major m×k matrix a (leading dimension lda) for
-// SgemmPacked and SgemmFromPacked on this backend. The result does not
-// alias a: later changes to a need a new PackA.
+// PackA packs the row-major m×k matrix a (leading dimension lda) as a
+// Product's A on this backend. The result does not alias a: later changes
+// to a need a new PackA.
 func (g *Go) PackA(m, k int, a []float32, lda int) *PackedA {
 	if m <= 0 || k <= 0 {
 		panic(fmt.Sprintf("blas: PackA: m=%d k=%d", m, k))
@@ -203,47 +231,7 @@ func (g *Go) PackA(m, k int, a []float32, lda int) *PackedA {
 	return p
 }
 
-// SgemmPacked computes C = A·B + beta·C for a packed A (m×k) and a
-// row-major k×n B with leading dimension ldb.
-func (g *Go) SgemmPacked(pa *PackedA, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g.checkPacked(pa)
-	checkMatrix("b", pa.k, n, b, ldb)
-	checkMatrix("c", pa.m, n, c, ldc)
-	if n == 0 {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	j := &g.job
-	j.transA, j.transB = false, false
-	j.alpha, j.beta = 1, beta
-	j.b, j.ldb, j.pre = b, ldb, pa
-	g.run(pa.m, n, pa.k, nil, 0, c, ldc)
-}
-
-// SgemmFromPacked is SgemmFrom for a packed A.
-func (g *Go) SgemmFromPacked(pa *PackedA, n int, src PanelSource, c []float32, ldc int) {
-	g.checkPacked(pa)
-	if src == nil {
-		panic("blas: SgemmFromPacked: nil source")
-	}
-	checkMatrix("c", pa.m, n, c, ldc)
-	if n == 0 {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	j := &g.job
-	j.transA, j.transB = false, false
-	j.alpha, j.beta = 1, 0
-	j.src, j.pre = src, pa
-	g.run(pa.m, n, pa.k, nil, 0, c, ldc)
-}
-
 func (g *Go) checkPacked(pa *PackedA) {
-	if pa == nil {
-		panic("blas: nil packed A")
-	}
 	if pa.kernel != g.kern.name {
 		panic(fmt.Sprintf("blas: A was packed for the %s kernel, this backend runs %s", pa.kernel, g.kern.name))
 	}

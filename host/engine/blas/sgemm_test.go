@@ -306,90 +306,75 @@ func (s *storedSource) PackPanel(dst []float32, nr, k0, kb, c0, cols int) {
 	}
 }
 
-var _ = Describe("SgemmFrom", func() {
+var _ = Describe("Multiply", func() {
+	type variant struct {
+		name           string
+		source, packed bool
+	}
+	variants := []variant{{"stored operands", false, false}, {"B from a PanelSource", true, false},
+		{"packed A", false, true}, {"packed A and B from a PanelSource", true, true}}
 	for _, kn := range blas.KernelNames() {
 		for _, th := range []int{1, 2} {
-			It(fmt.Sprintf("multiplies by a packed-on-demand B like Sgemm (go/%s/threads=%d)", kn, th), func() {
-				be := blas.NewGoWithKernel(th, kn)
-				DeferCleanup(be.Close)
-				for i, c := range gemmCases() {
-					if c.transA || c.transB || c.k == 0 {
-						continue
-					}
-					c.alpha, c.beta = 1, 0
-					r := rand.New(rand.NewPCG(uint64(i), 9))
-					a, lda, b, ldb, cm, ldc := c.operands(r)
-					for j := range cm {
-						cm[j] = float32(math.NaN()) // overwritten, never read
-					}
-					want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
-					src := &storedSource{b: b, ldb: ldb}
-					be.SgemmFrom(c.m, c.n, c.k, a, lda, src, cm, ldc)
-					Expect(src.calls.Load()).To(BeNumerically(">", 0))
-					for row := range c.m {
-						for j := range c.n {
-							got, w := float64(cm[row*ldc+j]), want[row*c.n+j]
-							Expect(math.Abs(got-w)).To(BeNumerically("<=", tol[row*c.n+j]), "%v: C[%d][%d]", c, row, j)
+			for _, v := range variants {
+				It(fmt.Sprintf("matches the reference with %s (go/%s/threads=%d)", v.name, kn, th), func() {
+					be := blas.NewGoWithKernel(th, kn)
+					DeferCleanup(be.Close)
+					for i, c := range gemmCases() {
+						if c.transA || c.transB || c.alpha != 1 {
+							continue
+						}
+						r := rand.New(rand.NewPCG(uint64(i), 9))
+						a, lda, b, ldb, cm, ldc := c.operands(r)
+						if c.beta == 0 {
+							for j := range cm {
+								cm[j] = float32(math.NaN()) // overwritten, never read
+							}
+						}
+						want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
+						p := &blas.Product{M: c.m, N: c.n, K: c.k, A: a, LDA: lda, B: b, LDB: ldb, Beta: c.beta, C: cm, LDC: ldc}
+						src := &storedSource{b: b, ldb: ldb}
+						if v.source {
+							p.B, p.Source = nil, src
+						}
+						if v.packed && c.k > 0 {
+							p.A, p.Packed = nil, be.PackA(c.m, c.k, a, lda)
+							Expect(p.Packed.Rows()).To(Equal(c.m))
+							Expect(p.Packed.Cols()).To(Equal(c.k))
+						}
+						be.Multiply(p)
+						if v.source && c.k > 0 {
+							Expect(src.calls.Load()).To(BeNumerically(">", 0))
+						}
+						for row := range c.m {
+							for j := range c.n {
+								got, w := float64(cm[row*ldc+j]), want[row*c.n+j]
+								Expect(math.Abs(got-w)).To(BeNumerically("<=", tol[row*c.n+j]), "%v: C[%d][%d]", c, row, j)
+							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 
-	It("rejects a missing source and short buffers", func() {
+	It("rejects short buffers and mismatched packed operands", func() {
 		be := blas.NewGo(1)
 		DeferCleanup(be.Close)
 		c := make([]float32, 4)
-		Expect(func() { be.SgemmFrom(2, 2, 2, make([]float32, 4), 2, nil, c, 2) }).To(PanicWith(ContainSubstring("source")))
-		Expect(func() { be.SgemmFrom(2, 2, 2, make([]float32, 3), 2, &storedSource{}, c, 2) }).To(Panic())
-	})
-})
-
-var _ = Describe("PackA", func() {
-	for _, kn := range blas.KernelNames() {
-		It(fmt.Sprintf("gives the products of SgemmPacked and SgemmFromPacked (go/%s)", kn), func() {
-			be := blas.NewGoWithKernel(2, kn)
-			DeferCleanup(be.Close)
-			for i, c := range gemmCases() {
-				if c.transA || c.transB || c.k == 0 || c.alpha != 1 {
-					continue
-				}
-				r := rand.New(rand.NewPCG(uint64(i), 11))
-				a, lda, b, ldb, cm, ldc := c.operands(r)
-				want, tol := refSgemm(c, a, lda, b, ldb, cm, ldc)
-				pa := be.PackA(c.m, c.k, a, lda)
-				Expect(pa.Rows()).To(Equal(c.m))
-				Expect(pa.Cols()).To(Equal(c.k))
-				for _, fromSource := range []bool{false, true} {
-					if fromSource && c.beta != 0 {
-						continue
-					}
-					got := append([]float32(nil), cm...)
-					if fromSource {
-						be.SgemmFromPacked(pa, c.n, &storedSource{b: b, ldb: ldb}, got, ldc)
-					} else {
-						be.SgemmPacked(pa, c.n, b, ldb, c.beta, got, ldc)
-					}
-					for row := range c.m {
-						for j := range c.n {
-							d := math.Abs(float64(got[row*ldc+j]) - want[row*c.n+j])
-							Expect(d).To(BeNumerically("<=", tol[row*c.n+j]), "%v source=%v: C[%d][%d]", c, fromSource, row, j)
-						}
-					}
-				}
-			}
-		})
-	}
-
-	It("refuses a matrix packed for another kernel", func() {
+		Expect(func() {
+			be.Multiply(&blas.Product{M: 2, N: 2, K: 2, A: make([]float32, 3), LDA: 2, Source: &storedSource{}, C: c, LDC: 2})
+		}).To(Panic())
+		pa := be.PackA(2, 3, make([]float32, 6), 3)
+		Expect(func() {
+			be.Multiply(&blas.Product{M: 2, N: 2, K: 2, Packed: pa, Source: &storedSource{}, C: c, LDC: 2})
+		}).To(PanicWith(ContainSubstring("packed A is 2x3")))
 		names := blas.KernelNames()
-		if len(names) < 2 {
-			Skip("one kernel only")
+		if len(names) > 1 {
+			other := blas.NewGoWithKernel(1, names[1])
+			Expect(func() {
+				other.Multiply(&blas.Product{M: 2, N: 2, K: 3, Packed: pa, B: make([]float32, 6), LDB: 2, C: c, LDC: 2})
+			}).To(PanicWith(ContainSubstring("packed for the")))
 		}
-		a, b := blas.NewGoWithKernel(1, names[0]), blas.NewGoWithKernel(1, names[1])
-		pa := a.PackA(2, 2, []float32{1, 2, 3, 4}, 2)
-		Expect(func() { b.SgemmPacked(pa, 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) }).To(PanicWith(ContainSubstring("packed for the")))
 	})
 })
 

@@ -152,7 +152,7 @@ func forward(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Workspace
 				b = col
 			}
 			if t.packed != nil {
-				ws.goBackend(be).SgemmPacked(t.packed.a, ohw, b, ohw, beta, yg, ohw)
+				ws.multiplyPacked(be, kg, ohw, ckk, b, beta, yg)
 				continue
 			}
 			be.Sgemm(false, false, kg, ohw, ckk, 1, wg, ckk, b, ohw, beta, yg, ohw)
@@ -304,7 +304,7 @@ func forwardBatched(be blas.Backend, g Geometry, x, w, bias, y []float32, ws *Wo
 	t.kind, t.items, t.x, t.col = taskIm2colBatched, g.N*ckk, x, col
 	ws.run(len(col))
 	if t.packed != nil {
-		ws.goBackend(be).SgemmPacked(t.packed.a, cols, col, cols, 0, out, cols)
+		ws.multiplyPacked(be, g.K, cols, ckk, col, 0, out)
 	} else {
 		be.Sgemm(false, false, g.K, cols, ckk, 1, w, ckk, col, cols, 0, out, cols)
 	}
@@ -408,4 +408,13 @@ func checkLen(name string, s []float32, need int) error {
 		return fmt.Errorf("%s has %d floats, need %d", name, len(s), need)
 	}
 	return nil
+}
+
+// multiplyPacked computes c = W·b + beta·c with the weights packed in the
+// task: W is m×k, b is k×n and c m×n, both row-major with n columns.
+func (ws *Workspace) multiplyPacked(be blas.Backend, m, n, k int, b []float32, beta float32, c []float32) {
+	prod := &ws.product
+	*prod = blas.Product{M: m, N: n, K: k, Packed: ws.task.packed.a, B: b, LDB: n, Beta: beta, C: c, LDC: n}
+	ws.goBackend(be).Multiply(prod)
+	*prod = blas.Product{}
 }

@@ -145,6 +145,11 @@ var _ = Describe("Conv2d", func() {
 						yp := make([]float32, len(y))
 						Expect(conv.ForwardWith(be, g, x, w, bias, yp, ws, conv.Extras{Weights: pk})).To(Succeed())
 						expectClose("y with packed weights", yp, refForward(g, x, w, bias))
+						Expect(conv.ForwardWith(be, g, x, w, bias, yp, ws, conv.Extras{Weights: pk, Act: act})).To(Succeed())
+						for j, v := range yp {
+							want := max(y[j], 0) * 3 // y came from the unpacked product: rounding differs
+							Expect(v).To(BeNumerically("~", want, 1e-5*max(1, math.Abs(float64(want)))), "activated y[%d] with packed weights", j)
+						}
 						if pk != nil {
 							other := g
 							other.K++

@@ -15,7 +15,7 @@ import (
 // in the tap's phase plane — provided the output is laid out on a grid
 // whose rows are as long as the planes' (pw ≥ OW; the extra columns are
 // computed and dropped). The matrix product's B operand row for tap
-// (c, kh, kw) is then just that run, which blas.Go.SgemmFrom packs straight
+// (c, kh, kw) is then just that run, which blas.Go.Multiply packs straight
 // into its micro-panels. Compared with im2col + sgemm this removes the
 // write and the re-read of the column matrix (9× the input for a 3×3
 // convolution), at the price of the planes (about one copy of the input)
@@ -172,11 +172,13 @@ func runImplicit(gb *blas.Go, p implicitPlan, x, w, bias, y, buf []float32, ws *
 	for n := range g.N {
 		t.kind, t.items, t.x, t.col, t.plan = taskPhasePlanes, p.planes, x[n*chw:(n+1)*chw], planes, p
 		ws.run(len(planes))
+		prod := &ws.product
+		*prod = blas.Product{M: g.K, N: p.cols, K: ckk, A: w, LDA: ckk, Source: src, C: grid, LDC: p.cols}
 		if t.packed != nil {
-			gb.SgemmFromPacked(t.packed.a, p.cols, src, grid, p.cols)
-		} else {
-			gb.SgemmFrom(g.K, p.cols, ckk, w, ckk, src, grid, p.cols)
+			prod.A, prod.Packed = nil, t.packed.a
 		}
+		gb.Multiply(prod)
+		*prod = blas.Product{}
 		t.kind, t.items, t.col, t.y, t.bias = taskFromGrid, g.K, grid, y[n*g.K*ohw:(n+1)*g.K*ohw], bias
 		ws.run(g.K * ohw)
 	}

@@ -33,6 +33,7 @@ type Workspace struct {
 	gemm       *blas.Go // runs the implicit path when the backend is not Go
 	source     implicitSource
 	offs       []int32
+	product    blas.Product // the Go backend's products with packed operands
 }
 
 // NewWorkspace returns a workspace whose element-wise kernels use
