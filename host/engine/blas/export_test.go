@@ -18,3 +18,14 @@ func NewGoWithKernel(threads int, name string) *Go {
 	}
 	panic("unknown kernel " + name)
 }
+
+// UseAVX512Pack switches the assembly panel packers on or off (where the
+// CPU has them) and returns the previous setting.
+func UseAVX512Pack(on bool) bool {
+	prev := useAVX512Pack
+	useAVX512Pack = on && packAsmAvailable()
+	return prev
+}
+
+// PackRows32 exposes packRows32.
+func PackRows32(dst, b []float32, ldb, pc, kb, c0 int) { packRows32(dst, b, ldb, pc, kb, c0) }
