@@ -84,12 +84,22 @@ func (s *implicitSource) PackPanel(dst []float32, nr, k0, kb, c0, cols int) {
 
 // implicitFor reports whether g takes the implicit path and returns the Go
 // backend that runs it: dense (one group), not pointwise (those read the
-// input directly already), and only when the workspace allows it.
+// input directly already), planes small enough for int32 offsets, and
+// only when the workspace allows it.
 func (ws *Workspace) implicitFor(be blas.Backend, g Geometry) *blas.Go {
-	if ws.noImplicit || g.Groups != 1 || g.pointwise() {
+	if ws.noImplicit || !implicitFits(g) {
 		return nil
 	}
 	return ws.goBackend(be)
+}
+
+func implicitFits(g Geometry) bool {
+	g = g.norm()
+	if g.Groups != 1 || g.pointwise() {
+		return false
+	}
+	p := newImplicitPlan(g)
+	return p.planes*p.planeLen < 1<<31
 }
 
 // goBackend returns be when it is the Go backend, else one the workspace
@@ -153,7 +163,7 @@ func transposed(g Geometry) (Geometry, bool) {
 		PadT: reachH - g.PadT, PadL: reachW - g.PadL, PadB: reachH - g.PadB, PadR: reachW - g.PadR,
 		DilH: g.DilH, DilW: g.DilW}
 	ok := g.StrideH == 1 && g.StrideW == 1 && g.Groups == 1 &&
-		t.validate() == nil && t.OutH() == g.H && t.OutW() == g.W
+		t.validate() == nil && t.OutH() == g.H && t.OutW() == g.W && implicitFits(t)
 	return t, ok
 }
 
@@ -264,7 +274,7 @@ func (t *task) fromGrid(k int) {
 // when g does not take it.
 func implicitScratch(g Geometry) int {
 	g = g.norm()
-	if g.Groups != 1 || g.pointwise() || g.validate() != nil {
+	if g.validate() != nil || !implicitFits(g) {
 		return 0
 	}
 	need := newImplicitPlan(g).scratchSize()
