@@ -50,10 +50,17 @@ var _ = Describe("the tape on the accuracy modules", func() {
 		fdCheck(accGraph(true, false, false), 2e-3, []string{
 			"model.1.channel_attention.fc1.weight", "model.1.channel_attention.fc2.weight", "model.1.spatial_attention.conv1.weight"})
 	})
-	It("matches central finite differences through C3TR and shifted, padded Swin layers", func() {
-		fdCheck(accGraph(false, true, true), 3e-2, []string{
-			"model.1.m.linear.bias", "model.1.m.tr.0.ma.in_proj_weight", "model.1.m.tr.0.ma.out_proj.bias", "model.1.m.tr.0.layernorm2.weight",
-			"model.2.m.blocks.1.attn.relative_position_bias_table", "model.2.m.blocks.1.attn.qkv.weight", "model.2.m.blocks.1.mlp.fc2.bias"})
+	// One transformer at a time: chained, they made per-element differences
+	// too noisy in float32 (one BatchNorm weight's ranged from -0.064 to
+	// -0.091 over steps of 1e-3 to 3e-4 around an analytic -0.0695, and the
+	// pure-Go build's rounding pushed it past the tolerance).
+	It("matches central finite differences through C3TR", func() {
+		fdCheck(accGraph(false, true, false), 3e-2, []string{
+			"model.1.m.linear.bias", "model.1.m.tr.0.ma.in_proj_weight", "model.1.m.tr.0.ma.out_proj.bias", "model.1.m.tr.0.layernorm2.weight"})
+	})
+	It("matches central finite differences through shifted, padded Swin layers", func() {
+		fdCheck(accGraph(false, false, true), 3e-2, []string{
+			"model.1.m.blocks.1.attn.relative_position_bias_table", "model.1.m.blocks.1.attn.qkv.weight", "model.1.m.blocks.1.mlp.fc2.bias"})
 	})
 })
 
