@@ -44,7 +44,7 @@ func New(opts Options) (*Engine, error) {
 	if threads > 1 {
 		pool = parallel.NewPool(threads)
 	}
-	be, desc, err := blas.Open(blas.Options{Prefer: opts.BLAS, Pool: pool})
+	be, desc, err := blas.Open(blas.Options{Prefer: opts.BLAS, Threads: threads, Pool: pool})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("engine: %w", err)

@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -132,5 +134,21 @@ var _ = Describe("frozen weights", func() {
 		Expect(runFrozen()).To(Equal(before))
 		Expect(frozen.RepackWeights()).To(Succeed())
 		Expect(runFrozen()).To(Equal(after))
+	})
+})
+
+var _ = Describe("an engine's threads", func() {
+	It("bounds the BLAS backend's workers, whichever backend", func() {
+		for _, blasName := range []string{"go", "auto"} {
+			for _, threads := range []int{1, 2} {
+				if threads > runtime.GOMAXPROCS(0) {
+					continue
+				}
+				e, err := engine.New(engine.Options{BLAS: blasName, Threads: threads})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(e.Threads()).To(Equal(threads))
+				Expect(e.BLAS()).To(MatchRegexp(fmt.Sprintf(`\b%d (thread|worker)\(s\)`, threads)), "%s", e.BLAS())
+			}
+		}
 	})
 })
