@@ -68,7 +68,6 @@ func FoldBatchNorm(g *ir.Graph, params *Params) (*ir.Graph, *Params, error) {
 		}
 		eps := bn.Attrs.Float("epsilon", 1e-5)
 		k := w.Shape[0]
-		per := len(w.Data) / k
 		nw := &Param{Name: w.Name, Shape: w.Shape, Role: ir.RoleWeight, Data: make([]float32, len(w.Data))}
 		biasName := ir.ModulePath(cv.Name) + ".bias"
 		var oldBias []float32
@@ -81,17 +80,7 @@ func FoldBatchNorm(g *ir.Graph, params *Params) (*ir.Graph, *Params, error) {
 			dropped[b.Name] = true
 		}
 		nb := &Param{Name: biasName, Shape: []int{k}, Role: ir.RoleBias, Data: make([]float32, k)}
-		for c := 0; c < k; c++ {
-			scale := float64(gamma.Data[c]) / math.Sqrt(float64(variance.Data[c])+eps)
-			for j := 0; j < per; j++ {
-				nw.Data[c*per+j] = float32(float64(w.Data[c*per+j]) * scale)
-			}
-			b0 := 0.0
-			if oldBias != nil {
-				b0 = float64(oldBias[c])
-			}
-			nb.Data[c] = float32(float64(beta.Data[c]) + (b0-float64(mean.Data[c]))*scale)
-		}
+		foldConvBN(nw.Data, nb.Data, w.Data, oldBias, gamma.Data, beta.Data, mean.Data, variance.Data, eps)
 		newParams.byName[nw.Name] = nw
 		newParams.byName[nb.Name] = nb
 		for _, name := range bn.Inputs[1:] {
@@ -143,4 +132,24 @@ func FoldBatchNorm(g *ir.Graph, params *Params) (*ir.Graph, *Params, error) {
 		return nil, nil, fmt.Errorf("fold batch norm: %w", err)
 	}
 	return out, newParams, nil
+}
+
+// foldConvBN writes the weights and bias of a convolution (w, bias; bias
+// may be nil) followed by an eval-mode BatchNorm into dw and db: per
+// output channel k, scale = γ/√(σ²+ε), dw = w·scale and db = β +
+// (bias-μ)·scale, computed in float64.
+func foldConvBN(dw, db, w, bias, gamma, beta, mean, variance []float32, eps float64) {
+	k := len(db)
+	per := len(w) / k
+	for c := range k {
+		scale := float64(gamma[c]) / math.Sqrt(float64(variance[c])+eps)
+		for j := range per {
+			dw[c*per+j] = float32(float64(w[c*per+j]) * scale)
+		}
+		b0 := 0.0
+		if bias != nil {
+			b0 = float64(bias[c])
+		}
+		db[c] = float32(float64(beta[c]) + (b0-float64(mean[c]))*scale)
+	}
 }

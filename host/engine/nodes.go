@@ -90,6 +90,12 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		return st, fmt.Errorf("missing input")
 	}
 	backward := p.train && y.needGrad
+	if p.fusedAway[n.Name] {
+		// Computed by the step before it: a BatchNorm+SiLU kernel in
+		// training (whose backward covers both), a convolution in eval.
+		st.fwd = func() error { return nil }
+		return st, nil
+	}
 
 	switch n.Op {
 	case "Conv":
@@ -110,9 +116,22 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		if p.convSiLU[n.Name] {
 			ex.Act = ops.BiasSiLURow
 		}
+		w, bias := wt.data, dataOf(b)
 		if p.frozen {
+			var fold func()
+			if bn := p.convBN[n.Name]; bn != nil {
+				w, bias = make([]float32, len(wt.data)), make([]float32, g.K)
+				gamma, beta, mean, variance := p.in(bn, 1), p.in(bn, 2), p.in(bn, 3), p.in(bn, 4)
+				eps := bn.Attrs.Float("epsilon", 1e-5)
+				fold = func() {
+					foldConvBN(w, bias, wt.data, dataOf(b), gamma.data, beta.data, mean.data, variance.data, eps)
+				}
+			}
 			pack := func() (err error) {
-				ex.Weights, err = conv.Pack(p.e.be, g, wt.data, p.ws)
+				if fold != nil {
+					fold()
+				}
+				ex.Weights, err = conv.Pack(p.e.be, g, w, p.ws)
 				return err
 			}
 			if err := pack(); err != nil {
@@ -120,7 +139,7 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			}
 			p.repack = append(p.repack, pack)
 		}
-		st.fwd = func() error { return conv.ForwardWith(p.e.be, g, x.data, wt.data, dataOf(b), y.data, p.ws, ex) }
+		st.fwd = func() error { return conv.ForwardWith(p.e.be, g, x.data, w, bias, y.data, p.ws, ex) }
 		if backward {
 			dx := p.sink(x, 0)
 			dw, db := gradOf(wt), gradOf(b)
@@ -167,10 +186,6 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 		}
 
 	case "SiLU", "Sigmoid", "Relu", "HardSwish", "HardSigmoid", "LeakyRelu", "Clip":
-		if p.fusedAway[n.Name] {
-			st.fwd = func() error { return nil } // computed by the Conv or BatchNorm before it
-			return st, nil
-		}
 		fwd, bwd, err := activation(n)
 		if err != nil {
 			return st, err

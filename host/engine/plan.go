@@ -87,10 +87,12 @@ type Plan struct {
 	// zeroed are the values whose gradients are sums, reset by Backward.
 	zeroed []*value
 	// convSiLU lists an eval plan's Conv nodes that apply the SiLU after
-	// them (see fuseConvSiLU); bnSiLU maps a train plan's
+	// them and convBN maps those that fold the BatchNormalization after
+	// them to it (see fuseConvSiLU); bnSiLU maps a train plan's
 	// BatchNormalization node to the output of the SiLU fused into it.
-	// fusedAway lists the SiLU nodes either computes.
+	// fusedAway lists the nodes whose work another step does.
 	convSiLU  map[string]bool
+	convBN    map[string]*ir.Node
 	bnSiLU    map[string]*value
 	fusedAway map[string]bool
 	// frozen is CompileOptions.FrozenWeights for an eval plan; repack
@@ -221,21 +223,40 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 // feeds a SiLU and has the convolution apply it, bias included, as it
 // writes its output (conv.ForwardWith) instead of in a pass of its own. The
 // SiLU's output shares the convolution's buffer and its step does nothing.
+// With frozen weights it first folds each BatchNormalization that alone
+// reads a convolution's output into that convolution's weights and bias
+// (as ONNX Runtime does when it loads a model, and FoldBatchNorm does to a
+// graph), so Conv→BatchNorm→SiLU becomes one step too.
 func (p *Plan) fuseConvSiLU(g *ir.Graph) {
 	readers := readersOf(g)
-	p.convSiLU, p.fusedAway = map[string]bool{}, map[string]bool{}
-	for i := range g.Nodes {
-		n := &g.Nodes[i]
-		if n.Op != "Conv" || len(n.Outputs) != 1 {
-			continue
+	p.convSiLU, p.convBN, p.fusedAway = map[string]bool{}, map[string]*ir.Node{}, map[string]bool{}
+	// soleReader is the node that alone reads n's output, if any.
+	soleReader := func(n *ir.Node) *ir.Node {
+		if len(n.Outputs) != 1 {
+			return nil
 		}
 		y := p.vals[n.Outputs[0]]
 		r := readers[n.Outputs[0]]
-		if y == nil || y.output || len(r) != 1 || r[0].Op != "SiLU" || len(r[0].Outputs) != 1 || len(y.shape) != 4 {
+		if y == nil || y.output || len(r) != 1 || len(r[0].Outputs) != 1 || len(y.shape) != 4 {
+			return nil
+		}
+		return r[0]
+	}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if n.Op != "Conv" {
 			continue
 		}
-		p.convSiLU[n.Name] = true
-		p.fusedAway[r[0].Name] = true
+		last := n
+		if bn := soleReader(n); p.frozen && bn != nil && bn.Op == "BatchNormalization" && len(bn.Inputs) == 5 {
+			p.convBN[n.Name] = bn
+			p.fusedAway[bn.Name] = true
+			last = bn
+		}
+		if r := soleReader(last); r != nil && r.Op == "SiLU" {
+			p.convSiLU[n.Name] = true
+			p.fusedAway[r.Name] = true
+		}
 	}
 }
 
@@ -335,8 +356,9 @@ func (p *Plan) allocate(g *ir.Graph) error {
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		if p.fusedAway[n.Name] {
-			// Computed in place by the convolution before it: the output
-			// takes over the input's buffer, which is not freed here.
+			// Computed in place by the convolution before it (a folded
+			// BatchNorm, a SiLU): the output takes over the input's
+			// buffer, which is not freed here.
 			v := p.vals[n.Outputs[0]]
 			v.data = p.vals[n.Inputs[0]].data
 			v.output = v.output || v.consumers == 0
