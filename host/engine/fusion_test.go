@@ -176,3 +176,38 @@ var _ = Describe("an engine's threads", func() {
 		}
 	})
 })
+
+var _ = Describe("frozen weights that are not parameters", func() {
+	It("leave a convolution whose weight is computed unpacked and correct", func() {
+		g := &ir.Graph{
+			Inputs:  []ir.Input{{Name: "x", Shape: []int{1, 3, 8, 8}, Layer: -1}, {Name: "w", Shape: []int{4, 3, 3, 3}, Layer: -1}},
+			Outputs: []string{"z"},
+			Nodes: []ir.Node{
+				{Name: "conv", Op: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"y"},
+					Attrs: ir.Attrs{"kernel_shape": []int{3, 3}, "pads": []int{1, 1, 1, 1}}},
+				{Name: "act", Op: "SiLU", Inputs: []string{"y"}, Outputs: []string{"z"}},
+			},
+		}
+		e, err := engine.New(engine.Options{BLAS: "go"})
+		Expect(err).NotTo(HaveOccurred())
+		outputs := map[bool][]float32{}
+		for _, frozen := range []bool{false, true} {
+			plan, err := e.Compile(g, engine.NewParams(g), engine.CompileOptions{Inputs: ir.Shapes{"x": {1, 3, 8, 8}, "w": {4, 3, 3, 3}}, FrozenWeights: frozen})
+			Expect(err).NotTo(HaveOccurred())
+			x, _ := plan.Input("x")
+			w, _ := plan.Input("w")
+			for i := range x {
+				x[i] = float32(i%7) / 7
+			}
+			// The weight arrives after compiling, as computed values do.
+			for i := range w {
+				w[i] = float32(i%5) - 2
+			}
+			Expect(plan.Forward()).To(Succeed())
+			out, _ := plan.Output("z")
+			outputs[frozen] = append([]float32(nil), out...)
+		}
+		Expect(outputs[true]).To(Equal(outputs[false]))
+		Expect(outputs[true]).To(ContainElement(BeNumerically(">", 1)))
+	})
+})

@@ -117,7 +117,7 @@ func (p *Plan) compileNode(n *ir.Node) (step, error) {
 			ex.Act = ops.BiasSiLURow
 		}
 		w, bias := wt.data, dataOf(b)
-		if p.frozen {
+		if p.frozen && p.constantInputs(n, 1) {
 			var fold func()
 			if bn := p.convBN[n.Name]; bn != nil {
 				w, bias = make([]float32, len(wt.data)), make([]float32, g.K)

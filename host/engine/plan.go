@@ -248,7 +248,7 @@ func (p *Plan) fuseConvSiLU(g *ir.Graph) {
 			continue
 		}
 		last := n
-		if bn := soleReader(n); p.frozen && bn != nil && bn.Op == "BatchNormalization" && len(bn.Inputs) == 5 {
+		if bn := soleReader(n); p.frozen && bn != nil && bn.Op == "BatchNormalization" && len(bn.Inputs) == 5 && p.constantInputs(bn, 1) && p.constantInputs(n, 1) {
 			p.convBN[n.Name] = bn
 			p.fusedAway[bn.Name] = true
 			last = bn
@@ -258,6 +258,18 @@ func (p *Plan) fuseConvSiLU(g *ir.Graph) {
 			p.fusedAway[r.Name] = true
 		}
 	}
+}
+
+// constantInputs reports whether n's inputs from index first on are all
+// parameters (or absent): what an eval plan may fold or pack at compile
+// time.
+func (p *Plan) constantInputs(n *ir.Node, first int) bool {
+	for _, in := range n.Inputs[min(first, len(n.Inputs)):] {
+		if v := p.vals[in]; in != "" && (v == nil || v.param == nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // fuseBatchNormSiLU finds the train-mode BatchNormalization nodes whose
