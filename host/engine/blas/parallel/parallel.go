@@ -42,7 +42,7 @@ type Pool struct {
 	// pending counts the helpers still running the current task; the
 	// caller waits for it to reach zero.
 	pending atomic.Int32
-	waiting atomic.Bool   // the caller sleeps on finished
+	waiting atomic.Bool   // the caller sleeps on finish
 	finish  chan struct{} // buffered: one wake-up for the caller
 }
 
