@@ -41,7 +41,8 @@ func benchPlan(b *testing.B, name string, batch, imgsz int, train, fuse bool, bl
 			b.Fatal(err)
 		}
 	}
-	plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {batch, 3, imgsz, imgsz}}, Train: train})
+	// Inference packs its weights once, as `yoloforge bench engine` does.
+	plan, err := e.Compile(g, params, engine.CompileOptions{Inputs: ir.Shapes{"images": {batch, 3, imgsz, imgsz}}, Train: train, FrozenWeights: !train})
 	if err != nil {
 		b.Fatal(err)
 	}
