@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -12,16 +11,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/weights"
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fx.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 func maxAbsDiff(a, b []float32) float64 {

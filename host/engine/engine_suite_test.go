@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -39,13 +38,9 @@ func referenceModel(name string, nc int) *ir.Graph {
 
 // readF32 reads a little-endian float32 file.
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fx.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 // tensorFile is the fixtures' raw-tensor index format.

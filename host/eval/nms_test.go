@@ -1,10 +1,8 @@
 package eval_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -12,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/yoloforge/yoloforge/host/eval"
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 )
 
 type nmsGolden struct {
@@ -34,13 +33,9 @@ type nmsGolden struct {
 }
 
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fx.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 var _ = Describe("NonMaxSuppression", func() {

@@ -1,7 +1,6 @@
 package loss_test
 
 import (
-	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,13 +32,9 @@ func fixtures() string {
 
 // readF32 reads a little-endian float32 file.
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fx.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 func relErr(got, want float64) float64 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -293,13 +292,9 @@ func randomInput(n int, seed uint64) []float32 {
 }
 
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fixtures.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 func maxAbs(got, want []float32) float64 {

@@ -1,7 +1,6 @@
 package ncnnfmt_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	fx "github.com/yoloforge/yoloforge/internal/fixtures"
 	"github.com/yoloforge/yoloforge/plugins/deploy/ncnn/ncnnfmt"
 	"github.com/yoloforge/yoloforge/sdk/deploy"
 	"github.com/yoloforge/yoloforge/sdk/ir"
@@ -242,11 +242,7 @@ func maxRelDiff(a, b []float32) float64 {
 
 // readF32 reads a little-endian float32 file.
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fx.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }

@@ -1,7 +1,6 @@
 package ort_test
 
 import (
-	"encoding/binary"
 	"math"
 	"os"
 	"testing"
@@ -59,13 +58,9 @@ func fixture(elem ...string) string {
 }
 
 func readF32(path string) []float32 {
-	b, err := os.ReadFile(path)
+	v, err := fixtures.ReadF32(path)
 	Expect(err).NotTo(HaveOccurred())
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 func maxAbs(got, want []float32) float64 {
