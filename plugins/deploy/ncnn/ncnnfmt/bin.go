@@ -187,17 +187,6 @@ func readArray(b []byte, c Chunk) (WeightArray, int, error) {
 
 func align4(n int) int { return (n + 3) &^ 3 }
 
-// ChunkBytes is the size of one array in the .bin file.
-func ChunkBytes(c Chunk, fp16 bool) int {
-	if !c.Tagged {
-		return 4 * c.Count
-	}
-	if fp16 {
-		return 4 + align4(2*c.Count)
-	}
-	return 4 + 4*c.Count
-}
-
 // binWriter appends arrays in the layout ReadBin reads.
 type binWriter struct{ buf []byte }
 

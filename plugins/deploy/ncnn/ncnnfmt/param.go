@@ -11,7 +11,6 @@ package ncnnfmt
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -193,12 +192,6 @@ func (f *ParamFile) Bytes() []byte {
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
-}
-
-// WriteTo writes the formatted file to w.
-func (f *ParamFile) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(f.Bytes())
-	return int64(n), err
 }
 
 // ReadParam parses a .param file. It checks the syntax ncnn's loader
