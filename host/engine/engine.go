@@ -32,6 +32,9 @@ type Engine struct {
 	// pool runs the matrix products and every plan's convolution kernels:
 	// one set of helpers, which poll for work between regions.
 	pool *parallel.Pool
+	// gemm is the Go backend every plan's convolutions use for the
+	// products OpenBLAS cannot express (be itself when it is Go).
+	gemm *blas.Go
 }
 
 // New opens the BLAS backend the options ask for.
@@ -50,6 +53,11 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e := &Engine{be: be, desc: desc, workers: threads, pool: pool}
+	if gb, ok := be.(*blas.Go); ok {
+		e.gemm = gb
+	} else {
+		e.gemm = blas.NewGoOn(pool)
+	}
 	if pool != nil {
 		// The helpers hold no reference to the engine: stop them once it
 		// is unreachable.

@@ -121,7 +121,7 @@ func (e *Engine) Compile(g *ir.Graph, params *Params, opts CompileOptions) (*Pla
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	p := &Plan{e: e, params: params, train: opts.Train, seed: opts.Seed, vals: map[string]*value{}, outputs: g.Outputs,
-		ws: conv.NewWorkspaceOn(e.pool), frozen: opts.FrozenWeights && !opts.Train}
+		ws: conv.NewWorkspaceOn(e.pool, e.gemm), frozen: opts.FrozenWeights && !opts.Train}
 	for _, in := range g.Inputs {
 		s := shapes[in.Name]
 		for _, d := range s {

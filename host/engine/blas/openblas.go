@@ -355,7 +355,7 @@ func (o *OpenBLAS) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 // the columns, in units that keep OpenBLAS's kernels on whole tiles.
 func (j *openblasJob) plan(w int) {
 	const unit = 32
-	j.splitM = j.n*j.k < j.m*j.k && j.m >= 2*unit
+	j.splitM = j.n < j.m && j.m >= 2*unit
 	size := j.n
 	if j.splitM {
 		size = j.m

@@ -56,9 +56,12 @@ func NewWorkspace(threads int) *Workspace {
 
 // NewWorkspaceOn returns a workspace whose kernels run on pool's workers
 // (one for a nil pool), shared with the pool's other users; Close leaves
-// the pool running.
-func NewWorkspaceOn(pool *parallel.Pool) *Workspace {
-	return &Workspace{owned: true, pool: pool}
+// the pool running. gemm, when not nil, runs the paths that need the
+// engine's own matrix kernels (see implicit.go) when a call's backend is
+// not the Go one; it must run on the same pool. A nil gemm is made on
+// first need.
+func NewWorkspaceOn(pool *parallel.Pool, gemm *blas.Go) *Workspace {
+	return &Workspace{owned: true, pool: pool, gemm: gemm}
 }
 
 // Threads is the number of workers used for the non-sgemm kernels.
