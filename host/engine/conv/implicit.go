@@ -47,17 +47,6 @@ func (p implicitPlan) scratchSize() int {
 	return p.planes*p.planeLen + p.g.K*p.cols
 }
 
-// offset is where the run of column-matrix row r = (c, kh, kw) starts in
-// the planes.
-func (p implicitPlan) offset(r int) int {
-	g := &p.g
-	kk := g.KH * g.KW
-	c, kh, kw := r/kk, (r/g.KW)%g.KH, r%g.KW
-	dh, dw := kh*g.DilH, kw*g.DilW
-	plane := (c*g.StrideH+dh%g.StrideH)*g.StrideW + dw%g.StrideW
-	return plane*p.planeLen + dh/g.StrideH*p.pw + dw/g.StrideW
-}
-
 // implicitSource is the blas.PanelSource of one product: the column
 // matrix rows as runs of the planes.
 type implicitSource struct {
@@ -195,14 +184,27 @@ func runImplicit(gb *blas.Go, p implicitPlan, x, w, bias, y, buf []float32, ws *
 }
 
 // offsets returns the plane offsets of p's column-matrix rows, reusing
-// the workspace's slice.
+// the workspace's slice: row (c, kh, kw) starts in the plane of c's phase
+// (kh·DilH mod SH, kw·DilW mod SW), (kh·DilH)/SH rows and (kw·DilW)/SW
+// columns in. Nested loops, not a division chain per row: it runs on
+// every call.
 func (ws *Workspace) offsets(p implicitPlan, rows int) []int32 {
 	if cap(ws.offs) < rows {
 		ws.offs = make([]int32, rows)
 	}
 	offs := ws.offs[:rows]
-	for r := range offs {
-		offs[r] = int32(p.offset(r))
+	g := &p.g
+	r := 0
+	for c := range g.C {
+		for kh := range g.KH {
+			dh := kh * g.DilH
+			for kw := range g.KW {
+				dw := kw * g.DilW
+				plane := (c*g.StrideH+dh%g.StrideH)*g.StrideW + dw%g.StrideW
+				offs[r] = int32(plane*p.planeLen + dh/g.StrideH*p.pw + dw/g.StrideW)
+				r++
+			}
+		}
 	}
 	return offs
 }
