@@ -240,11 +240,11 @@ var _ = Describe("the AVX-512 kernels on every float32", func() {
 						if math.IsNaN(want) {
 							continue
 						}
-						e := math.Abs(float64(y[i])-want) / math.Max(0x1p-24*scale, 0x1p-150)
-						if e > 4.5 && len(failed) < 10 {
-							failed = append(failed, fmt.Sprintf("SiLU'(%g): %.3f units of its error scale", v, e))
+						es := math.Abs(float64(y[i])-want) / math.Max(0x1p-24*scale, 0x1p-150)
+						if es > 4.5 && len(failed) < 10 {
+							failed = append(failed, fmt.Sprintf("SiLU'(%g): %.3f units of its error scale", v, es))
 						}
-						worstScaled = math.Max(worstScaled, e)
+						worstScaled = math.Max(worstScaled, es)
 						if scale >= 2*math.Abs(want) {
 							continue
 						}
