@@ -149,10 +149,9 @@ type exporter struct {
 	nodes []*onnxpb.NodeProto
 	inits []*onnxpb.TensorProto
 	// used are the parameters the written nodes read, in first-use order.
-	used     []string
-	usedSet  map[string]bool
-	names    map[string]bool
-	castOuts map[string]string
+	used    []string
+	usedSet map[string]bool
+	names   map[string]bool
 }
 
 // resolve follows aliases of dropped nodes.

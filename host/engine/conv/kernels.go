@@ -29,15 +29,14 @@ type task struct {
 	g      Geometry // normalised
 	oh, ow int
 
-	x, w, bias, y   []float32
-	dy, dx, dw, db  []float32
-	col             []float32
-	p0, p1          int // im2col's output pixel range; both zero for all
-	items           int // units of work split across workers
-	channelsInGroup int
-	plan            implicitPlan // the implicit path's layout
-	act             Activation   // applied by taskFromGrid and taskActivate
-	packed          *Packed      // the weights, packed; nil to pack them per call
+	x, w, bias, y  []float32
+	dy, dx, dw, db []float32
+	col            []float32
+	p0, p1         int          // im2col's output pixel range; both zero for all
+	items          int          // units of work split across workers
+	plan           implicitPlan // the implicit path's layout
+	act            Activation   // applied by taskFromGrid and taskActivate
+	packed         *Packed      // the weights, packed; nil to pack them per call
 }
 
 func (t *task) reset() {
